@@ -1,0 +1,113 @@
+// The agent's hands on a machine. Nothing above src/host knows whether it talks to a Linux host or the simulator.
+
+/** PCI address in the kernel's sysfs form: domain:bus:device.function, lowercase hex (e.g. 0000:05:00.1). */
+export type Bdf = string;
+
+export interface PciDevice {
+  bdf: Bdf;
+  /** 4 lowercase hex digits, no 0x. */
+  vendor: string;
+  device: string;
+  /** 6 lowercase hex digits, no 0x (a bridge is 0604xx). */
+  class: string;
+  driver: string | null;
+  driverOverride: string | null;
+  iommuGroup: string | null;
+  /** Bit 2 of the command register (offset 4 of config). */
+  busMaster: boolean;
+  bridge: boolean;
+  /** Bridges above this device, nearest first, up to and including the root port. Root buses are not devices. */
+  upstream: Bdf[];
+  /** SR-IOV: the physical function of a virtual function. */
+  physfn: Bdf | null;
+  /** True while some process holds the device's VFIO group or cdev open. */
+  inUse: boolean;
+}
+
+/** A device the host could not read, or could not preserve, and why. Never silently dropped. */
+export interface DeviceError {
+  bdf: Bdf;
+  reason: string;
+  message: string;
+}
+
+export interface Inventory {
+  devices: PciDevice[];
+  errors: DeviceError[];
+}
+
+export type PreservationFlag = 'busmaster' | 'busmaster-bridge';
+
+export interface PreservationEntry {
+  bdf: Bdf;
+  flags: PreservationFlag[];
+}
+
+export interface PreservationPlan {
+  preserve: PreservationEntry[];
+  errors: DeviceError[];
+  /** Advisory facts about the plan (e.g. VFs rejected by the newest mainline PCI series). */
+  notes: string[];
+}
+
+export interface HostIdentity {
+  bootId: string;
+  kernelRelease: string;
+}
+
+/** Which LUO user API the running kernel offers. */
+export type LuoApi = 'mainline' | 'legacy' | 'none';
+
+/** Legacy (LUO v2–v4) global states; the mainline session model has none and reports undefined. */
+export type LuoLegacyState = 'normal' | 'prepared' | 'frozen' | 'updated';
+
+export interface KernelImage {
+  /** Host path to the kernel image; must lie under the configured image directory. */
+  image: string;
+  initrd?: string;
+  sha256: string;
+  cmdline: { append: string[]; remove: string[]; reuse: boolean };
+}
+
+/** Opaque key of one live-update attempt (plan uid, node, attempt): used as the mainline session name. */
+export interface AttemptKey {
+  planUid: string;
+  node: string;
+  attempt: number;
+}
+
+export interface LuoHandover {
+  /** Session names (mainline) or 'legacy' retrieved in the new kernel: empty means no LUO data arrived. */
+  sessions: string[];
+  /** Devices whose preservation was handed over. */
+  devices: Bdf[];
+}
+
+export interface Luo {
+  api(): Promise<LuoApi>;
+  state(): Promise<LuoLegacyState | undefined>;
+  /** Preserve the given devices for the attempt (mainline: create a session and preserve fds; legacy: prepare). */
+  prepare(key: AttemptKey, devices: Bdf[]): Promise<void>;
+  /** Undo prepare. Never fails in the kernel; idempotent here. */
+  cancel(key: AttemptKey): Promise<void>;
+  /** After kexec: what the previous kernel handed over. */
+  retrieve(): Promise<LuoHandover>;
+  /** Return to normal in the new kernel; unrestored preserved state is discarded. */
+  finish(key: AttemptKey): Promise<void>;
+}
+
+export interface Kexec {
+  /** Verify sha256, refuse paths outside the image directory, load with file-based semantics. */
+  load(image: KernelImage): Promise<void>;
+  unload(): Promise<void>;
+  /** The point of no return: freeze and reboot into the loaded kernel. Rejects if the kernel refused (still old kernel). */
+  execute(): Promise<void>;
+}
+
+export interface Host {
+  identity(): Promise<HostIdentity>;
+  inventory(): Promise<Inventory>;
+  readBusMaster(bdf: Bdf): Promise<boolean>;
+  luo: Luo;
+  kexec: Kexec;
+}
