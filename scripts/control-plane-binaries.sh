@@ -11,7 +11,8 @@ BIN_DIR="$CACHE_ROOT/control-plane/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
 NEEDED=(kube-apiserver etcd kubectl)
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
-have_all() { local b; for b in "${NEEDED[@]:0:2}"; do [ -x "$1/$b" ] || return 1; done; }
+is_binary() { [ -f "$1" ] && [ -x "$1" ]; }
+have_all() { local b; for b in "${NEEDED[@]:0:2}"; do is_binary "$1/$b" || return 1; done; }
 
 if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
   if have_all "$KUBEBUILDER_ASSETS"; then
@@ -22,7 +23,7 @@ if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
 fi
 
 missing=()
-for b in "${NEEDED[@]}"; do [ -x "$BIN_DIR/$b" ] || missing+=("$b"); done
+for b in "${NEEDED[@]}"; do is_binary "$BIN_DIR/$b" || missing+=("$b"); done
 if [ ${#missing[@]} -eq 0 ]; then
   log "cached: $BIN_DIR"
   echo "$BIN_DIR"; exit 0
@@ -42,17 +43,18 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
 JOBS="${LIVEUPDATE_GO_JOBS:-2}"
 mkdir -p "$BIN_DIR"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/liveupdate-cp-build.XXXXXX")"
+mkdir -p "$WORK/out"
 trap 'rm -rf "$WORK"' EXIT
 
 # go build into the work dir, then rename into the cache: a failed build never leaves a half-written binary.
 build() { # module-dir package output-name ldflags
   local dir=$1 pkg=$2 out=$3 ldflags=$4 start=$SECONDS
   log "building $out from $pkg (first build takes minutes)…"
-  if ! (cd "$dir" && go build -p "$JOBS" -trimpath -ldflags "$ldflags" -o "$WORK/$out" "$pkg"); then
+  if ! (cd "$dir" && go build -p "$JOBS" -trimpath -ldflags "$ldflags" -o "$WORK/out/$out" "$pkg"); then
     log "error: building $out from module $(head -1 "$dir/go.mod" | cut -d' ' -f2) ($pkg) failed; see the Go error above"
     exit 4
   fi
-  mv -f "$WORK/$out" "$BIN_DIR/$out"
+  mv -f "$WORK/out/$out" "$BIN_DIR/$out"
   log "built $out in $((SECONDS - start)) s"
 }
 

@@ -1,0 +1,197 @@
+// A real kube-apiserver + etcd on loopback, for integration tests and the demo (controller-runtime's envtest, in TypeScript).
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveBinaries, type ControlPlaneBinaries } from './binaries';
+import { freePort } from './free-port';
+import { installCrds } from './install-crds';
+import { ManagedProcess } from './managed-process';
+import { reapStaleRuns, RUN_DIR_PREFIX } from './stale-runs';
+
+export interface ControlPlaneOptions {
+  /** Directory of CRD manifests to install and wait for (default: none). */
+  crdDir?: string;
+  /** Readiness deadline for each process. */
+  startTimeoutMs?: number;
+  log?: (message: string) => void;
+}
+
+export interface Endpoint {
+  server: string;
+  caData: string;
+  token: string;
+}
+
+export class ControlPlaneError extends Error {}
+
+const ADMIN_USER = 'envtest-admin';
+
+export class LocalControlPlane {
+  private constructor(
+    readonly binaries: ControlPlaneBinaries,
+    readonly runDir: string,
+    readonly admin: Endpoint,
+    private readonly processes: ManagedProcess[],
+  ) {}
+
+  static async start(options: ControlPlaneOptions = {}): Promise<LocalControlPlane> {
+    const log = options.log ?? (() => undefined);
+    const timeoutMs = options.startTimeoutMs ?? 60_000;
+    await reapStaleRuns(log);
+    const binaries = await resolveBinaries();
+    const runDir = await mkdtemp(path.join(os.tmpdir(), RUN_DIR_PREFIX));
+    await writeFile(path.join(runDir, 'owner.pid'), String(process.pid));
+    const processes: ManagedProcess[] = [];
+    const killAll = (): void => processes.forEach((p) => p.killNow());
+    process.once('exit', killAll);
+    try {
+      const etcdUrl = await startEtcd(binaries, runDir, processes, timeoutMs, log);
+      const admin = await startApiserver(binaries, runDir, etcdUrl, processes, timeoutMs, log);
+      const plane = new LocalControlPlane(binaries, runDir, admin, processes);
+      if (options.crdDir) await installCrds(plane.admin, options.crdDir, timeoutMs, log);
+      return plane;
+    } catch (err) {
+      await Promise.all(processes.map((p) => p.stop()));
+      await rm(runDir, { recursive: true, force: true });
+      throw err;
+    } finally {
+      process.removeListener('exit', killAll);
+      process.once('exit', killAll);
+    }
+  }
+
+  /** A kubeconfig document (YAML-compatible JSON) for the admin identity. */
+  kubeconfig(endpoint: Endpoint = this.admin, user = ADMIN_USER): string {
+    return kubeconfigFor(endpoint, user);
+  }
+
+  async stop(): Promise<void> {
+    // apiserver first: it holds connections to etcd.
+    for (const p of [...this.processes].reverse()) await p.stop();
+    await rm(this.runDir, { recursive: true, force: true });
+  }
+}
+
+export function kubeconfigFor(endpoint: Endpoint, user: string): string {
+  return JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'envtest', cluster: { server: endpoint.server, 'certificate-authority-data': Buffer.from(endpoint.caData).toString('base64') } }],
+      users: [{ name: user, user: { token: endpoint.token } }],
+      contexts: [{ name: user, context: { cluster: 'envtest', user } }],
+      'current-context': user,
+    },
+    null,
+    2,
+  );
+}
+
+async function startEtcd(
+  binaries: ControlPlaneBinaries,
+  runDir: string,
+  processes: ManagedProcess[],
+  timeoutMs: number,
+  log: (m: string) => void,
+): Promise<string> {
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
+  const client = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const etcd = new ManagedProcess('etcd', binaries.etcd, [
+    `--data-dir=${path.join(runDir, 'etcd')}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=default=${peer}`,
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+  ]);
+  processes.push(etcd);
+  log(`etcd starting on ${client}`);
+  await waitFor(etcd, timeoutMs, async () => (await httpGet(`${client}/health`)).body.includes('"health":"true"'));
+  return client;
+}
+
+async function startApiserver(
+  binaries: ControlPlaneBinaries,
+  runDir: string,
+  etcdUrl: string,
+  processes: ManagedProcess[],
+  timeoutMs: number,
+  log: (m: string) => void,
+): Promise<Endpoint> {
+  const certDir = path.join(runDir, 'certs');
+  await mkdir(certDir);
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const saKey = path.join(certDir, 'sa.key');
+  const saPub = path.join(certDir, 'sa.pub');
+  await writeFile(saKey, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  await writeFile(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
+  const token = randomBytes(24).toString('hex');
+  const tokenFile = path.join(certDir, 'tokens.csv');
+  await writeFile(tokenFile, `${token},${ADMIN_USER},${ADMIN_USER},"system:masters"\n`);
+  const port = await freePort();
+  const apiserver = new ManagedProcess('kube-apiserver', binaries.kubeApiserver, [
+    `--etcd-servers=${etcdUrl}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1', // these machines have no default route
+    `--secure-port=${port}`,
+    `--cert-dir=${certDir}`,
+    '--service-cluster-ip-range=10.0.0.0/24',
+    `--service-account-issuer=https://127.0.0.1:${port}`,
+    `--service-account-key-file=${saPub}`,
+    `--service-account-signing-key-file=${saKey}`,
+    `--token-auth-file=${tokenFile}`,
+    '--authorization-mode=RBAC',
+    '--disable-admission-plugins=ServiceAccount',
+    '--allow-privileged=true',
+  ]);
+  processes.push(apiserver);
+  const server = `https://127.0.0.1:${port}`;
+  log(`kube-apiserver starting on ${server}`);
+  const caFile = path.join(certDir, 'apiserver.crt');
+  let caData = '';
+  await waitFor(apiserver, timeoutMs, async () => {
+    if (!existsSync(caFile)) return false;
+    caData ||= await readFile(caFile, 'utf8');
+    const readyz = await httpGet(`${server}/readyz`, { ca: caData, token });
+    if (readyz.status !== 200) return false;
+    // The bootstrap controller creates `default` shortly after /readyz; clients expect it.
+    return (await httpGet(`${server}/api/v1/namespaces/default`, { ca: caData, token })).status === 200;
+  });
+  return { server, caData, token };
+}
+
+/** Polls `ready` until true; fails fast with the process's last log lines if it exits or the deadline passes. */
+async function waitFor(proc: ManagedProcess, timeoutMs: number, ready: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitedEarly) {
+      const { code, signal } = await proc.exited;
+      throw new ControlPlaneError(`${proc.name} exited (code ${code}, signal ${signal}) before becoming ready. Last lines:\n${proc.lastLines()}`);
+    }
+    if (await ready().catch(() => false)) return;
+    if (Date.now() > deadline) {
+      throw new ControlPlaneError(`${proc.name} not ready after ${timeoutMs} ms. Last lines:\n${proc.lastLines()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function httpGet(url: string, auth?: { ca: string; token: string }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const options = auth ? { ca: auth.ca, headers: { authorization: `Bearer ${auth.token}` } } : {};
+    const request = (url.startsWith('https:') ? https : http).get(url, options, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    request.setTimeout(2000, () => request.destroy(new Error('timeout')));
+    request.on('error', reject);
+  });
+}
