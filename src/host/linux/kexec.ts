@@ -1,0 +1,130 @@
+// Loading and running the next kernel with Debian's kexec-tools, file-based (kexec_file_load: `kexec -l -s`), so a
+// kernel with signature enforcement or lockdown accepts it. Execution is `kexec -e`, never `systemctl kexec`:
+// systemd would stop services first and kill the LUO session holder, cancelling the live update.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import type { Kexec, KernelImage } from '../types';
+import type { LuoHelper } from './luo-helper';
+
+export interface LinuxKexecOptions {
+  /** Only images and initrds whose real path (symlinks resolved) lies inside this directory are loaded. */
+  imageDir: string;
+  /** Default `kexec` from PATH (kexec-tools). */
+  kexecPath?: string;
+  /** Default /proc: the running command line for cmdline.reuse with removals. */
+  procRoot?: string;
+  /**
+   * When set, execute() asks this LUO holder to call reboot(LINUX_REBOOT_CMD_KEXEC) itself instead of running
+   * `kexec -e`; useful where kexec-tools cannot be run at execute time (the load still needs it).
+   */
+  rebootVia?: LuoHelper;
+}
+
+export class KexecError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'OutsideImageDir' | 'ChecksumMismatch' | 'BadCmdline' | 'KexecFailed',
+  ) {
+    super(message);
+    this.name = 'KexecError';
+  }
+}
+
+export class LinuxKexec implements Kexec {
+  private readonly kexecPath: string;
+  private readonly procRoot: string;
+
+  constructor(private readonly options: LinuxKexecOptions) {
+    this.kexecPath = options.kexecPath ?? 'kexec';
+    this.procRoot = options.procRoot ?? '/proc';
+  }
+
+  async load(image: KernelImage): Promise<void> {
+    const kernel = await this.insideImageDir(image.image);
+    const initrd = image.initrd === undefined ? undefined : await this.insideImageDir(image.initrd);
+    const actual = await sha256File(kernel);
+    if (actual !== image.sha256.toLowerCase())
+      throw new KexecError(`${image.image}: sha256 is ${actual}, expected ${image.sha256}; refusing to load it`, 'ChecksumMismatch');
+    await this.run(await this.loadArguments(kernel, initrd, image.cmdline));
+  }
+
+  async unload(): Promise<void> {
+    await this.run(['-u']);
+  }
+
+  async execute(): Promise<void> {
+    if (this.options.rebootVia) {
+      await this.options.rebootVia.check('kexec-reboot');
+      return;
+    }
+    await this.run(['-e']);
+  }
+
+  /** `-l -s <image> [--initrd=<file>] [--reuse-cmdline] [--append=<args>]` (kexec-tools argument order). */
+  async loadArguments(kernel: string, initrd: string | undefined, cmdline: KernelImage['cmdline']): Promise<string[]> {
+    for (const arg of [...cmdline.append, ...cmdline.remove])
+      if (!/^[^\s\0]+$/.test(arg)) throw new KexecError(`kernel command line argument ${JSON.stringify(arg)} is empty or has whitespace`, 'BadCmdline');
+    const args = ['-l', '-s', kernel];
+    if (initrd !== undefined) args.push(`--initrd=${initrd}`);
+    if (cmdline.reuse && cmdline.remove.length === 0) {
+      // kexec-tools appends --append to the reused command line.
+      args.push('--reuse-cmdline');
+      if (cmdline.append.length > 0) args.push(`--append=${cmdline.append.join(' ')}`);
+      return args;
+    }
+    const base = cmdline.reuse ? withoutParameters(await this.runningCmdline(), cmdline.remove) : [];
+    const full = [...base, ...cmdline.append];
+    if (full.length > 0) args.push(`--append=${full.join(' ')}`);
+    return args;
+  }
+
+  private async runningCmdline(): Promise<string[]> {
+    const text = await readFile(path.join(this.procRoot, 'cmdline'), 'utf8');
+    // BOOT_IMAGE is the boot loader's note about the old image, as kexec-tools' --reuse-cmdline also drops it.
+    return text.trim().split(/\s+/).filter((p) => p !== '' && !p.startsWith('BOOT_IMAGE='));
+  }
+
+  private async insideImageDir(file: string): Promise<string> {
+    const dir = await realpath(this.options.imageDir);
+    let real: string;
+    try {
+      real = await realpath(file);
+    } catch (err) {
+      throw new KexecError(`${file}: cannot resolve (${(err as Error).message})`, 'OutsideImageDir');
+    }
+    if (!real.startsWith(dir + path.sep))
+      throw new KexecError(`${file} resolves to ${real}, outside the image directory ${dir}; refusing to load it`, 'OutsideImageDir');
+    return real;
+  }
+
+  private run(args: string[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.kexecPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', (err) => reject(new KexecError(`cannot run ${this.kexecPath}: ${err.message} (install kexec-tools)`, 'KexecFailed')));
+      child.on('close', (code) => {
+        if (code === 0) resolve();
+        else reject(new KexecError(`${this.kexecPath} ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`, 'KexecFailed'));
+      });
+    });
+  }
+}
+
+/** Drops `name` and `name=value` parameters for every name in `remove` (a full `name=value` drops only that). */
+export function withoutParameters(params: string[], remove: string[]): string[] {
+  return params.filter((p) => !remove.some((r) => p === r || (!r.includes('=') && p.startsWith(`${r}=`))));
+}
+
+export function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(file)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}

@@ -1,0 +1,234 @@
+// The Live Update Orchestrator of a real Linux kernel, both user APIs:
+//  - legacy (LUO RFC v2-v4, the PCI phase I seed's era): one global state in <sysfs>/kernel/liveupdate/state,
+//    event ioctls prepare / freeze / cancel / finish on /dev/liveupdate. Devices are marked for live update by
+//    their driver in the kernel; user space only drives the global state.
+//  - mainline (Linux 6.19+): no global state; a named session per attempt holds the preserved fds (VFIO cdev of
+//    each device); cancel = close the session fd; finish per session in the new kernel.
+// The ioctls go through native/luo-helper, which stays alive holding the session fds until kexec.
+import { mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { AttemptKey, Bdf, Luo, LuoApi, LuoHandover, LuoLegacyState } from '../types';
+import { LIVEUPDATE_SESSION_NAME_LENGTH } from './luo-abi';
+import { defaultHelperPath, LuoCallError, LuoHelper } from './luo-helper';
+
+export interface LinuxLuoOptions {
+  /** Default /sys. */
+  sysfsRoot?: string;
+  /** Default /proc: where the VMM holding a device's VFIO cdev is found. */
+  procRoot?: string;
+  /** Default /dev: /dev/liveupdate and /dev/vfio/devices/vfio<N>. */
+  devRoot?: string;
+  /** Survives kexec: which sessions and tokens the new kernel must retrieve. Default /var/lib/liveupdate-agent/luo. */
+  stateDir?: string;
+  /** Default native/build/luo-helper (or $LIVEUPDATE_LUO_HELPER). */
+  helperPath?: string;
+}
+
+/** What the old kernel's agent wrote down before kexec, for retrieve() and finish() in the new kernel. */
+interface AttemptRecord {
+  key: AttemptKey;
+  api: 'mainline' | 'legacy';
+  session: string;
+  tokens: Record<Bdf, string>;
+}
+
+const LEGACY_STATES: readonly LuoLegacyState[] = ['normal', 'prepared', 'frozen', 'updated'];
+
+/** Mainline session name for an attempt: deterministic, so the new kernel retrieves it by the same key. */
+export function sessionName(key: AttemptKey): string {
+  const name = `luo-op:${key.planUid}:${key.attempt}`;
+  if (name.length < LIVEUPDATE_SESSION_NAME_LENGTH && /^[A-Za-z0-9._:-]+$/.test(name)) return name;
+  const digest = createHash('sha256').update(`${key.planUid}\0${key.attempt}`).digest('hex').slice(0, 32);
+  return `luo-op:${digest}:${key.attempt}`.slice(0, LIVEUPDATE_SESSION_NAME_LENGTH - 1);
+}
+
+/** Token of a device inside its session: the BDF packed into a u64 (domain, bus, devfn), unique per host. */
+export function deviceToken(bdf: Bdf): string {
+  const match = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(bdf);
+  if (!match) throw new Error(`not a PCI address: "${bdf}"`);
+  const [, domain, bus, device, fn] = match;
+  return String(parseInt(domain!, 16) * 0x10000 + parseInt(bus!, 16) * 0x100 + parseInt(device!, 16) * 8 + Number(fn));
+}
+
+export class LinuxLuo implements Luo {
+  private readonly sysfsRoot: string;
+  private readonly procRoot: string;
+  private readonly devRoot: string;
+  private readonly stateDir: string;
+  readonly helper: LuoHelper;
+  private probed: LuoApi | undefined;
+
+  constructor(options: LinuxLuoOptions = {}) {
+    this.sysfsRoot = options.sysfsRoot ?? '/sys';
+    this.procRoot = options.procRoot ?? '/proc';
+    this.devRoot = options.devRoot ?? '/dev';
+    this.stateDir = options.stateDir ?? '/var/lib/liveupdate-agent/luo';
+    this.helper = new LuoHelper(options.helperPath ?? defaultHelperPath(), path.join(this.devRoot, 'liveupdate'));
+  }
+
+  /**
+   * legacy when the kernel shows the global state file; mainline when /dev/liveupdate exists and its session
+   * ioctls answer (anything but ENOTTY); none otherwise. The state file is checked first because the dialects
+   * reuse ioctl numbers, and probing a legacy kernel with session ioctls could act on it.
+   */
+  async api(): Promise<LuoApi> {
+    if (existsSync(this.legacyStateFile())) return 'legacy';
+    if (!existsSync(path.join(this.devRoot, 'liveupdate'))) return 'none';
+    if (this.probed === undefined) {
+      const reply = await this.helper.check('probe');
+      this.probed = reply['api'] === 'mainline' ? 'mainline' : String(reply['api']).startsWith('legacy') ? 'legacy' : 'none';
+    }
+    return this.probed;
+  }
+
+  async state(): Promise<LuoLegacyState | undefined> {
+    if ((await this.api()) !== 'legacy') return undefined;
+    const text = (await readFile(this.legacyStateFile(), 'utf8')).trim();
+    const state = LEGACY_STATES.find((s) => s === text);
+    if (!state) throw new Error(`${this.legacyStateFile()}: unknown LUO state "${text}"`);
+    return state;
+  }
+
+  async prepare(key: AttemptKey, devices: Bdf[]): Promise<void> {
+    const api = await this.requireApi();
+    if (api === 'legacy') {
+      // A retried prepare of the same attempt finds the kernel already prepared: nothing to do.
+      if ((await this.state()) === 'prepared' && (await readJson(this.recordFile(key)))) return;
+      await this.writeRecord({ key, api, session: 'legacy', tokens: Object.fromEntries(devices.map((d) => [d, ''])) });
+      await this.helper.check('legacy-event prepare');
+      return;
+    }
+    const session = sessionName(key);
+    const tokens: Record<Bdf, string> = {};
+    await this.helper.check(`close ${session}`); // a half-done earlier try is cancelled, then redone whole
+    await this.helper.check(`create ${session}`);
+    try {
+      for (const bdf of devices) {
+        const token = deviceToken(bdf);
+        await this.helper.check(`preserve ${session} ${token} ${await this.fdSource(bdf)}`);
+        tokens[bdf] = token;
+      }
+    } catch (err) {
+      await this.helper.check(`close ${session}`);
+      throw err;
+    }
+    await this.writeRecord({ key, api, session, tokens });
+  }
+
+  async cancel(key: AttemptKey): Promise<void> {
+    const api = await this.requireApi();
+    if (api === 'legacy') {
+      if ((await this.state()) === 'prepared') await this.helper.check('legacy-event cancel');
+    } else {
+      await this.helper.check(`close ${sessionName(key)}`);
+    }
+    await rm(this.recordFile(key), { force: true });
+  }
+
+  async retrieve(): Promise<LuoHandover> {
+    const api = await this.api();
+    const handover: LuoHandover = { sessions: [], devices: [] };
+    if (api === 'none') return handover;
+    for (const record of await this.readRecords()) {
+      if (api === 'legacy') {
+        // Only an `updated` kernel carries LUO data; `normal` after a kexec means it was lost (cold boot).
+        if ((await this.state()) !== 'updated') continue;
+        handover.sessions.push('legacy');
+        handover.devices.push(...Object.keys(record.tokens));
+        continue;
+      }
+      const reply = await this.helper.call(`retrieve ${record.session}`);
+      if (!reply.ok && reply.errno !== 'EEXIST') continue; // ENOENT: this session did not survive
+      handover.sessions.push(record.session);
+      for (const [bdf, token] of Object.entries(record.tokens)) {
+        const restored = await this.helper.call(`retrieve-fd ${record.session} ${token}`);
+        if (restored.ok) handover.devices.push(bdf);
+      }
+    }
+    return handover;
+  }
+
+  async finish(key: AttemptKey): Promise<void> {
+    const api = await this.requireApi();
+    if (api === 'legacy') {
+      if ((await this.state()) === 'updated') await this.helper.check('legacy-event finish');
+    } else {
+      const session = sessionName(key);
+      const retrieved = await this.helper.call(`retrieve ${session}`);
+      if (!retrieved.ok && retrieved.errno !== 'EEXIST')
+        throw new LuoCallError(`retrieve ${session}`, retrieved.errno ?? 'EUNKNOWN', retrieved.message ?? 'failed');
+      await this.helper.check(`finish ${session}`);
+      await this.helper.check(`close ${session}`);
+    }
+    await rm(this.recordFile(key), { force: true });
+  }
+
+  /** Stops the helper; with mainline sessions still held this is a cancel, so call it only on shutdown. */
+  close(): Promise<void> {
+    return this.helper.stop();
+  }
+
+  private async requireApi(): Promise<'legacy' | 'mainline'> {
+    const api = await this.api();
+    if (api === 'none')
+      throw new Error('this kernel has no Live Update Orchestrator (no /dev/liveupdate): boot it with liveupdate=on');
+    return api;
+  }
+
+  private legacyStateFile(): string {
+    return path.join(this.sysfsRoot, 'kernel/liveupdate/state');
+  }
+
+  /**
+   * The file to preserve for a device is its VFIO cdev. If a VMM holds it open, that very open file is taken with
+   * pidfd_getfd (its state is what must survive); otherwise the helper opens the cdev itself.
+   */
+  private async fdSource(bdf: Bdf): Promise<string> {
+    const vfioDev = path.join(this.sysfsRoot, 'bus/pci/devices', bdf, 'vfio-dev');
+    const names = await readdir(vfioDev).catch(() => [] as string[]);
+    const cdev = names.find((n) => /^vfio\d+$/.test(n));
+    if (!cdev) throw new Error(`${bdf}: no VFIO device cdev (${vfioDev}); bind it to vfio-pci to preserve it`);
+    const devicePath = path.join(this.devRoot, 'vfio/devices', cdev);
+    const holder = await this.findHolder(`/dev/vfio/devices/${cdev}`);
+    return holder ? `pidfd:${holder.pid}:${holder.fd}` : `path:${devicePath}`;
+  }
+
+  private async findHolder(target: string): Promise<{ pid: number; fd: number } | undefined> {
+    const pids = (await readdir(this.procRoot).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n));
+    for (const pid of pids) {
+      const fdDir = path.join(this.procRoot, pid, 'fd');
+      for (const fd of await readdir(fdDir).catch(() => [] as string[])) {
+        if ((await readlink(path.join(fdDir, fd)).catch(() => '')) === target) return { pid: Number(pid), fd: Number(fd) };
+      }
+    }
+    return undefined;
+  }
+
+  private recordFile(key: AttemptKey): string {
+    const id = createHash('sha256').update(`${key.planUid}\0${key.node}\0${key.attempt}`).digest('hex').slice(0, 24);
+    return path.join(this.stateDir, `attempt-${id}.json`);
+  }
+
+  private async writeRecord(record: AttemptRecord): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true });
+    const file = this.recordFile(record.key);
+    await writeFile(`${file}.tmp`, JSON.stringify(record));
+    await rename(`${file}.tmp`, file);
+  }
+
+  private async readRecords(): Promise<AttemptRecord[]> {
+    const names = (await readdir(this.stateDir).catch(() => [] as string[])).filter((n) => /^attempt-.*\.json$/.test(n));
+    const records = await Promise.all(names.map((n) => readJson<AttemptRecord>(path.join(this.stateDir, n))));
+    return records.filter((r): r is AttemptRecord => r !== undefined);
+  }
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
