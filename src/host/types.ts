@@ -20,6 +20,10 @@ export interface PciDevice {
   upstream: Bdf[];
   /** SR-IOV: the physical function of a virtual function. */
   physfn: Bdf | null;
+  /** SR-IOV: the virtual functions of a physical function, in VF order (the Linux reader always fills it). */
+  virtfns?: Bdf[];
+  /** VFIO device cdev name (vfio<N>, i.e. /dev/vfio/devices/vfio<N>) when bound to vfio-pci with cdev support. */
+  vfioDevice?: string | null;
   /** True while some process holds the device's VFIO group or cdev open. */
   inUse: boolean;
 }
@@ -41,6 +45,8 @@ export type PreservationFlag = 'busmaster' | 'busmaster-bridge';
 export interface PreservationEntry {
   bdf: Bdf;
   flags: PreservationFlag[];
+  /** SR-IOV: set when the preserved endpoint is a virtual function. */
+  physfn?: Bdf;
 }
 
 export interface PreservationPlan {
