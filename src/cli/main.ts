@@ -2,10 +2,15 @@
 // One binary, sub-commands. Each command lives in its own module, loaded only when invoked.
 import { UsageError } from './usage';
 
-type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
+type CommandModule = { run(argv: string[]): Promise<number> };
+type Command = { summary: string; load: () => CommandModule };
+
+/** Commands load lazily so each pulls in only its own dependencies (host inspect never loads the Kubernetes client). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lazy = (id: string) => (): CommandModule => require(id) as CommandModule;
 
 const commands: Record<string, Command> = {
-  'control-plane': { summary: 'start a local kube-apiserver + etcd and print how to reach it', load: () => import('./control-plane') },
+  'control-plane': { summary: 'start a local kube-apiserver + etcd and print how to reach it', load: lazy('./control-plane') },
 };
 
 function usage(): string {
@@ -33,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`liveupdate: unknown command "${argv.join(' ')}"\n\n${usage()}`);
     return 2;
   }
-  const command = await commands[found.name]!.load();
+  const command = commands[found.name]!.load();
   return command.run(found.rest);
 }
 

@@ -1,6 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ApiextensionsV1Api, KubeConfig, loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { ApiException, ApiextensionsV1Api, KubeConfig, loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { ControlPlaneError, httpGet, kubeconfigFor, type Endpoint } from './control-plane';
 
 /** Creates (or replaces) every CRD in dir and waits until each is Established and its resource is served. */
@@ -13,7 +13,10 @@ export async function installCrds(admin: Endpoint, dir: string, timeoutMs: numbe
   for (const file of files) {
     for (const doc of loadAllYaml(await readFile(path.join(dir, file), 'utf8')) as V1CustomResourceDefinition[]) {
       if (doc?.kind !== 'CustomResourceDefinition') continue;
-      await api.createCustomResourceDefinition({ body: doc });
+      await api.createCustomResourceDefinition({ body: doc }).catch((err: unknown) => {
+        const detail = err instanceof ApiException ? (JSON.parse(String(err.body)) as { message?: string }).message : String(err);
+        throw new ControlPlaneError(`the apiserver rejected ${file}: ${detail}`);
+      });
       crds.push(doc);
     }
   }

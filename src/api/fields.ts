@@ -1,0 +1,100 @@
+// Field types shared by the API kinds. Kubernetes extensions ride along as zod metadata so the CRD generator emits them.
+import { z } from 'zod';
+
+export const GROUP = 'liveupdate.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** A CEL rule for x-kubernetes-validations; fieldPath/reason make the apiserver's message name the field. */
+export interface CelRule {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+}
+
+export const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
+
+/**
+ * An optional object defaulting to itself parsed from {}: the CRD default then carries every nested default,
+ * which the apiserver needs (it checks CEL rules against the default value as written).
+ */
+export function defaulted<T extends z.ZodObject>(schema: T) {
+  return schema.default(() => schema.parse({}) as z.core.util.NoUndefined<z.output<T>>);
+}
+
+export const BDF_PATTERN = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
+export const Bdf = z.string().regex(BDF_PATTERN, 'must be a PCI address like 0000:05:00.1 (lowercase hex)');
+
+/** Go-style duration as Kubernetes and CEL's duration() accept it (e.g. 90s, 10m, 1h30m). */
+export const Duration = z.string().regex(/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/, 'must be a duration like 30s, 10m or 1h30m');
+
+/** Kubernetes int-or-string: a count, or a percentage of the selected nodes. Bounds are checked by CEL (structural schemas forbid value checks in anyOf). */
+export function intOrPercent(min: 0 | 1, what: string) {
+  const percent = min === 0 ? '^(100|[1-9]?[0-9])%$' : '^(100|[1-9][0-9]?)%$';
+  return z
+    .union([z.int().min(min), z.string().regex(new RegExp(percent))])
+    .meta({
+      'x-kubernetes-int-or-string': true,
+      maxLength: 4, // bounds the CEL cost of matching the string form
+      ...cel({
+        rule: `type(self) == int ? self >= ${min} : self.matches('${percent}')`,
+        message: `${what} must be an integer >= ${min} or a percentage from ${min}% to 100%`,
+      }),
+    });
+}
+
+export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
+export const AbsolutePath = z.string().regex(/^\/[^\0]*$/, 'must be an absolute host path').max(4096);
+export const Time = z.iso.datetime({ offset: true });
+
+/** metav1.LabelSelector. */
+const LabelSelectorRequirement = z.object({
+  key: z.string().min(1).max(317),
+  operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+  values: z.array(z.string().max(63)).max(64).optional(),
+});
+export const LabelSelector = z
+  .object({
+    matchLabels: z.record(z.string(), z.string()).optional(),
+    matchExpressions: z.array(LabelSelectorRequirement).max(32).optional(),
+  })
+  .meta({ 'x-kubernetes-map-type': 'atomic' });
+export type LabelSelector = z.infer<typeof LabelSelector>;
+
+/** metav1.Condition, with the same validation as the upstream type. */
+export const Condition = z.object({
+  type: z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/).max(316),
+  status: z.enum(['True', 'False', 'Unknown']),
+  observedGeneration: z.int().min(0).optional(),
+  lastTransitionTime: Time,
+  reason: z.string().regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/).min(1).max(1024),
+  message: z.string().max(32768),
+});
+export type Condition = z.infer<typeof Condition>;
+export const Conditions = z
+  .array(Condition)
+  .max(16)
+  .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] });
+
+/** The kernel to boot: shared by the plan's target and the node's copy of it. */
+export const KernelTarget = z.object({
+  release: z.string().min(1).max(128).regex(/^[A-Za-z0-9._+~-]+$/, 'must be a kernel release like 6.19.2-lu1'),
+  image: AbsolutePath,
+  initrd: AbsolutePath.optional(),
+  sha256: Sha256,
+  cmdline: defaulted(
+    z.object({
+      append: z.array(z.string().min(1).max(1024).regex(/^\S+$/, 'must be one parameter without spaces')).max(64).default([]),
+      remove: z.array(z.string().min(1).max(256).regex(/^\S+$/, 'must be one parameter name without spaces')).max(64).default([]),
+      reuse: z.boolean().default(true),
+    }),
+  ).meta(
+      cel({
+        rule: 'size(self.remove) == 0 || self.reuse',
+        message: 'remove only applies to a reused command line: set reuse: true or drop remove',
+      fieldPath: '.remove',
+    }),
+  ),
+});
+export type KernelTarget = z.infer<typeof KernelTarget>;

@@ -1,0 +1,91 @@
+// LiveUpdateNode (name = the Node's name): the only channel between operator (writes spec) and agent (writes status).
+import { z } from 'zod';
+import { API_VERSION, Bdf, cel, Conditions, KernelTarget, Time } from './fields';
+
+const hex = (digits: number) => z.string().regex(new RegExp(`^[0-9a-f]{${digits}}$`), `must be ${digits} lowercase hex digits`);
+
+export const NodeAction = z.enum(['None', 'Prepare', 'Execute', 'Finish', 'Cancel']);
+
+export const LiveUpdateNodeSpec = z
+  .object({
+    planRef: z.object({ name: z.string().min(1).max(253), uid: z.string().min(1).max(64) }).optional(),
+    /** Increments for every new try on this node; every action and report is keyed by (plan uid, node, attempt). */
+    attempt: z.int().min(0).default(0),
+    action: NodeAction.default('None'),
+    target: KernelTarget.optional(),
+    preserve: z
+      .array(z.object({ bdf: Bdf }))
+      .max(256)
+      .default([])
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['bdf'] }),
+  })
+  .meta(
+    cel(
+      { rule: "self.action == 'None' || has(self.planRef)", message: 'an action needs planRef', fieldPath: '.planRef' },
+      { rule: "!(self.action in ['Prepare', 'Execute']) || has(self.target)", message: 'Prepare and Execute need target', fieldPath: '.target' },
+    ),
+  );
+
+export const AgentPhase = z.enum(['Idle', 'Preflight', 'Prepared', 'Executing', 'Rebooted', 'Verified', 'Finished', 'Cancelled', 'Failed']);
+
+export const DeviceStatus = z.object({
+  bdf: Bdf,
+  vendor: hex(4),
+  device: hex(4),
+  class: hex(6),
+  driver: z.string().max(64).optional(),
+  iommuGroup: z.string().max(16).optional(),
+  busMaster: z.boolean(),
+  inUse: z.boolean(),
+  /** Bridges above the device, nearest first, up to the root port. */
+  upstream: z.array(Bdf).max(32).default([]),
+  physfn: Bdf.optional(),
+});
+
+const ms = z.int().min(0);
+
+export const LiveUpdateNodeStatus = z.object({
+  agent: z.object({ version: z.string().max(64), heartbeatTime: Time }).optional(),
+  bootID: z.string().max(64).optional(),
+  kernelRelease: z.string().max(128).optional(),
+  luo: z.object({ api: z.enum(['mainline', 'legacy', 'none']), state: z.string().max(32).optional() }).optional(),
+  devices: z.array(DeviceStatus).max(512).optional(),
+  preservation: z
+    .array(z.object({ bdf: Bdf, flags: z.array(z.enum(['busmaster', 'busmaster-bridge'])).min(1).max(2) }))
+    .max(512)
+    .optional(),
+  /** Endpoints the preservation covers, for kubectl's Devices column. */
+  preservedDevices: z.int().min(0).optional(),
+  phase: AgentPhase.optional(),
+  observedAttempt: z.int().min(0).optional(),
+  /** The point of no return: set just before reboot(KEXEC). */
+  kexecIssuedAt: Time.optional(),
+  verification: z
+    .array(
+      z.object({
+        bdf: Bdf,
+        busMasterBefore: z.boolean(),
+        busMasterAfter: z.boolean(),
+        driverAfter: z.string().max(64).optional(),
+        dmaContinuous: z.boolean().optional(),
+      }),
+    )
+    .max(512)
+    .optional(),
+  timings: z.object({ prepareMs: ms, kexecMs: ms, blackoutMs: ms, verifyMs: ms, finishMs: ms }).partial().optional(),
+  lastError: z.object({ reason: z.string().max(128), message: z.string().max(4096) }).optional(),
+  conditions: Conditions.optional(),
+});
+
+export const LiveUpdateNode = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('LiveUpdateNode'),
+  metadata: z.looseObject({ name: z.string().optional(), uid: z.string().optional(), generation: z.int().optional() }),
+  spec: LiveUpdateNodeSpec,
+  status: LiveUpdateNodeStatus.optional(),
+});
+
+export type LiveUpdateNode = z.infer<typeof LiveUpdateNode>;
+export type LiveUpdateNodeSpec = z.infer<typeof LiveUpdateNodeSpec>;
+export type LiveUpdateNodeStatus = z.infer<typeof LiveUpdateNodeStatus>;
+export type AgentPhase = z.infer<typeof AgentPhase>;

@@ -1,0 +1,189 @@
+// LiveUpdatePlan: what kernel, which nodes, how fast, which gates, what to do on failure. Its status feeds dashboards.
+import { z } from 'zod';
+import { API_VERSION, cel, defaulted, Conditions, Duration, intOrPercent, KernelTarget, LabelSelector, Time } from './fields';
+
+export const NodeName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes node name');
+
+const positiveDuration = (what: string, max = '720h') =>
+  Duration.meta(
+    cel({
+      rule: `duration(self) > duration('0s') && duration(self) <= duration('${max}')`,
+      message: `${what} must be greater than 0 and at most ${max}`,
+    }),
+  );
+
+export const Target = z.object({
+  kernel: KernelTarget,
+  /** Release globs (* and ?) the running kernel must match: the handover ABI has no cross-version guarantee. */
+  compatibleFrom: z.array(z.string().min(1).max(128).regex(/^[A-Za-z0-9._+~*?-]+$/, 'must be a release pattern like 6.19.*')).min(1).max(32),
+});
+
+export const Selector = z
+  .object({
+    nodeSelector: LabelSelector.optional(),
+    excludeSelector: LabelSelector.optional(),
+    nodeNames: z.array(NodeName).max(1000).optional(),
+  })
+  .meta(
+    cel({
+      rule: 'has(self.nodeSelector) || (has(self.nodeNames) && size(self.nodeNames) > 0)',
+      message: 'selector must set nodeSelector or nodeNames (nodeSelector: {} selects every node)',
+    }),
+  );
+
+export const DeviceMatch = z
+  .object({
+    /** vendor:device as 4+4 lowercase hex digits; device may be * (any device of the vendor). */
+    ids: z.array(z.string().regex(/^[0-9a-f]{4}:([0-9a-f]{4}|\*)$/, 'must be vendor:device like 10de:2330 or 10de:*')).max(64).optional(),
+    /** Leading hex digits of the 24-bit class code, e.g. 0302 (3D controller) or 0108 (NVMe). */
+    classPrefixes: z.array(z.string().regex(/^([0-9a-f]{2}){1,3}$/, 'must be 2, 4 or 6 lowercase hex digits')).max(16).optional(),
+    drivers: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/)).max(16).optional(),
+    /** Only devices some VMM holds open (VFIO group or cdev). */
+    inUseOnly: z.boolean().default(false),
+  })
+  .meta(cel({ rule: 'has(self.ids) || has(self.classPrefixes) || has(self.drivers)', message: 'a device match needs ids, classPrefixes or drivers' }));
+
+export const Devices = defaulted(
+  z.object({
+    /** Devices whose DMA must survive; empty means every endpoint bound to vfio-pci. */
+    match: z.array(DeviceMatch).max(32).default([]),
+    /** Nodes with matching devices must keep their DMA alive through the update (fail rather than cut DMA). */
+    requirePreservation: z.boolean().default(true),
+    onNodesWithoutDevices: z.enum(['Skip', 'LiveUpdate']).default('Skip'),
+  }),
+);
+
+export const Step = z.object({
+  /** Nodes done when this step ends, cumulative (like Argo's setWeight); the first step is the canary. */
+  nodes: intOrPercent(1, 'steps[].nodes'),
+  /** Pause after the step: for a duration, or until spec.strategy.paused is toggled / the pause is removed when absent. */
+  pause: z.object({ duration: positiveDuration('pause.duration').optional() }).optional(),
+});
+
+export const Window = z.object({
+  /** Standard 5-field cron: minute hour day-of-month month day-of-week. */
+  schedule: z
+    .string()
+    .max(128)
+    .regex(/^\s*([0-9*/,?A-Za-z-]+\s+){4}[0-9*/,?A-Za-z-]+\s*$/, 'must be a 5-field cron expression like "0 2 * * 1-5"'),
+  duration: positiveDuration('window duration', '168h'),
+  timeZone: z.string().max(64).regex(/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/, 'must be an IANA time zone like Europe/Paris').default('UTC'),
+});
+
+export const Strategy = defaulted(
+  z.object({
+    /** Nodes that may be unavailable at once, counting nodes already NotReady or cordoned by anyone. */
+    maxUnavailable: intOrPercent(1, 'maxUnavailable').default(1),
+    /** Nodes this plan moves through the phases at once. */
+    maxInFlight: intOrPercent(1, 'maxInFlight').default(1),
+    steps: z.array(Step).max(32).default([]),
+    /** Wait after a node succeeds before counting it done. */
+    nodeSoak: Duration.default('0s'),
+    order: z.enum(['Name', 'Zone', 'Random']).default('Name'),
+    windows: z.array(Window).max(16).default([]),
+    paused: z.boolean().default(false),
+    mode: z.enum(['Preview', 'Execute']).default('Execute'),
+  }),
+);
+
+export const FailurePolicy = defaulted(
+  z.object({
+    maxFailedNodes: intOrPercent(0, 'maxFailedNodes').default(0),
+    onFailure: z.enum(['Halt', 'Continue', 'CancelInFlight']).default('Halt'),
+  }),
+);
+
+export const Timeouts = defaulted(
+  z.object({
+    prepare: positiveDuration('timeouts.prepare').default('10m'),
+    nodeReturn: positiveDuration('timeouts.nodeReturn').default('15m'),
+    verify: positiveDuration('timeouts.verify').default('5m'),
+    finish: positiveDuration('timeouts.finish').default('5m'),
+  }),
+);
+
+export const LiveUpdatePlanSpec = z.object({
+  target: Target,
+  selector: Selector,
+  devices: Devices,
+  strategy: Strategy,
+  failurePolicy: FailurePolicy,
+  timeouts: Timeouts,
+  /** Cancel everything before the point of no return and stop. */
+  abort: z
+    .boolean()
+    .default(false)
+    .meta(cel({ rule: 'self || !oldSelf', message: 'abort cannot be unset once set: create a new plan to roll again' })),
+});
+
+export const PlanPhase = z.enum(['Pending', 'Previewed', 'WaitingForWindow', 'Progressing', 'Paused', 'Halted', 'Aborting', 'Completed', 'Failed', 'Aborted']);
+
+/** The operator's view of one node in a rollout (DESIGN §4). */
+export const NodeRolloutPhase = z.enum([
+  'Pending',
+  'Cordoned',
+  'Preparing',
+  'Prepared',
+  'Executing',
+  'Rebooted',
+  'Verifying',
+  'Finishing',
+  'Finished',
+  'Uncordoned',
+  'Succeeded',
+  'Cancelling',
+  'Cancelled',
+  'Failed',
+  'Skipped',
+]);
+
+const count = z.int().min(0);
+
+export const LiveUpdatePlanStatus = z.object({
+  observedGeneration: count.optional(),
+  phase: PlanPhase.optional(),
+  conditions: Conditions.optional(),
+  summary: z
+    .object({ selected: count, eligible: count, pending: count, inFlight: count, succeeded: count, failed: count, cancelled: count, skipped: count })
+    .optional(),
+  /** "succeeded/selected", for kubectl and dashboards. */
+  progress: z.string().max(32).optional(),
+  currentStep: count.optional(),
+  currentNodes: z.array(NodeName).max(256).optional(),
+  failedNodes: z
+    .array(z.object({ node: NodeName, phase: NodeRolloutPhase, reason: z.string().max(128), message: z.string().max(1024), at: Time }))
+    .max(50)
+    .optional(),
+  pauseReasons: z.array(z.string().max(256)).max(16).optional(),
+  nextWindowStart: Time.optional(),
+  startedAt: Time.optional(),
+  completedAt: Time.optional(),
+  preview: z
+    .object({
+      order: z.array(NodeName).max(5000),
+      batches: z.array(z.object({ step: count, nodes: z.array(NodeName).max(5000) })).max(5000),
+    })
+    .optional(),
+});
+
+export const LiveUpdatePlan = z
+  .object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal('LiveUpdatePlan'),
+    metadata: z.looseObject({ name: z.string().optional(), uid: z.string().optional(), generation: z.int().optional() }),
+    spec: LiveUpdatePlanSpec,
+    status: LiveUpdatePlanStatus.optional(),
+  })
+  .meta(
+    cel({
+      rule: '!has(oldSelf.status) || !has(oldSelf.status.startedAt) || self.spec.target == oldSelf.spec.target',
+      message: 'spec.target is immutable once the plan has started: create a new plan for another kernel',
+      fieldPath: '.spec.target',
+    }),
+  );
+
+export type LiveUpdatePlan = z.infer<typeof LiveUpdatePlan>;
+export type LiveUpdatePlanSpec = z.infer<typeof LiveUpdatePlanSpec>;
+export type LiveUpdatePlanStatus = z.infer<typeof LiveUpdatePlanStatus>;
+export type PlanPhase = z.infer<typeof PlanPhase>;
+export type NodeRolloutPhase = z.infer<typeof NodeRolloutPhase>;
