@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { KexecError, LinuxKexec, withoutParameters } from '../../../src/host/linux/kexec';
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+const noCmdline = { append: [], remove: [], reuse: false };
+
+/** A fake kexec that records each argv (one line, NUL-separated) and fails when its first argument is in FAIL. */
+async function setup(fail = '') {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kexec-'));
+  const images = path.join(dir, 'images');
+  const proc = path.join(dir, 'proc');
+  await mkdir(images);
+  await mkdir(proc);
+  await writeFile(path.join(images, 'vmlinuz-6.19.2'), 'kernel-bytes');
+  await writeFile(path.join(images, 'initrd-6.19.2'), 'initrd-bytes');
+  await writeFile(path.join(proc, 'cmdline'), 'BOOT_IMAGE=/vmlinuz-6.18 root=/dev/sda1 ro quiet iommu=pt console=ttyS0\n');
+  const fake = path.join(dir, 'kexec');
+  await writeFile(
+    fake,
+    `#!/usr/bin/env bash\nprintf '%s\\0' "$@" >> "${dir}/argv.log"; echo >> "${dir}/argv.log"\n[[ " ${fail} " == *" $1 "* ]] && { echo "kexec_file_load failed: Operation not permitted" >&2; exit 1; }\nexit 0\n`,
+  );
+  await chmod(fake, 0o755);
+  const kexec = new LinuxKexec({ imageDir: images, kexecPath: fake, procRoot: proc });
+  const calls = async () =>
+    (await readFile(path.join(dir, 'argv.log'), 'utf8').catch(() => ''))
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => l.split('\0').slice(0, -1));
+  return { dir, images, kexec, calls };
+}
+
+describe('Linux kexec', () => {
+  const dirs: string[] = [];
+  after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+  it('loads file-based with initrd and an explicit command line after checking the sha256', async () => {
+    const t = await setup();
+    dirs.push(t.dir);
+    const image = path.join(t.images, 'vmlinuz-6.19.2');
+    await t.kexec.load({ image, initrd: path.join(t.images, 'initrd-6.19.2'), sha256: sha('kernel-bytes'), cmdline: { append: ['liveupdate=on', 'kho=on'], remove: [], reuse: false } });
+    assert.deepEqual(await t.calls(), [['-l', '-s', image, `--initrd=${path.join(t.images, 'initrd-6.19.2')}`, '--append=liveupdate=on kho=on']]);
+  });
+
+  it('reuses the running command line via --reuse-cmdline, or rebuilds it when parameters are removed', async () => {
+    const t = await setup();
+    dirs.push(t.dir);
+    const image = path.join(t.images, 'vmlinuz-6.19.2');
+    await t.kexec.load({ image, sha256: sha('kernel-bytes'), cmdline: { append: ['liveupdate=on'], remove: [], reuse: true } });
+    await t.kexec.load({ image, sha256: sha('kernel-bytes').toUpperCase(), cmdline: { append: ['liveupdate=on'], remove: ['quiet', 'console'], reuse: true } });
+    assert.deepEqual(await t.calls(), [
+      ['-l', '-s', image, '--reuse-cmdline', '--append=liveupdate=on'],
+      ['-l', '-s', image, '--append=root=/dev/sda1 ro iommu=pt liveupdate=on'],
+    ]);
+  });
+
+  it('refuses an image whose sha256 differs, without running kexec', async () => {
+    const t = await setup();
+    dirs.push(t.dir);
+    await assert.rejects(
+      t.kexec.load({ image: path.join(t.images, 'vmlinuz-6.19.2'), sha256: sha('other'), cmdline: noCmdline }),
+      (err: KexecError) => err.reason === 'ChecksumMismatch' && /refusing/.test(err.message),
+    );
+    assert.deepEqual(await t.calls(), []);
+  });
+
+  it('refuses paths outside the image directory, including through symlinks and ..', async () => {
+    const t = await setup();
+    dirs.push(t.dir);
+    const outside = path.join(t.dir, 'evil');
+    await writeFile(outside, 'kernel-bytes');
+    await symlink(outside, path.join(t.images, 'vmlinuz-link'));
+    const attempts = [outside, path.join(t.images, 'vmlinuz-link'), path.join(t.images, '..', 'evil'), path.join(t.images, 'missing')];
+    for (const image of attempts)
+      await assert.rejects(t.kexec.load({ image, sha256: sha('kernel-bytes'), cmdline: noCmdline }), (err: KexecError) => err.reason === 'OutsideImageDir', image);
+    await assert.rejects(
+      t.kexec.load({ image: path.join(t.images, 'vmlinuz-6.19.2'), initrd: outside, sha256: sha('kernel-bytes'), cmdline: noCmdline }),
+      (err: KexecError) => err.reason === 'OutsideImageDir',
+    );
+    // A sibling directory sharing the prefix ("images-old") is outside too.
+    await mkdir(`${t.images}-old`);
+    await writeFile(path.join(`${t.images}-old`, 'vmlinuz'), 'kernel-bytes');
+    await assert.rejects(t.kexec.load({ image: path.join(`${t.images}-old`, 'vmlinuz'), sha256: sha('kernel-bytes'), cmdline: noCmdline }), /outside the image directory/);
+    assert.deepEqual(await t.calls(), []);
+  });
+
+  it('rejects command-line arguments with whitespace', async () => {
+    const t = await setup();
+    dirs.push(t.dir);
+    await assert.rejects(
+      t.kexec.load({ image: path.join(t.images, 'vmlinuz-6.19.2'), sha256: sha('kernel-bytes'), cmdline: { append: ['a b'], remove: [], reuse: false } }),
+      (err: KexecError) => err.reason === 'BadCmdline',
+    );
+  });
+
+  it('executes with kexec -e (never systemctl), unloads with kexec -u, and surfaces kexec failures', async () => {
+    const t = await setup('-e');
+    dirs.push(t.dir);
+    await t.kexec.unload();
+    await assert.rejects(t.kexec.execute(), (err: KexecError) => err.reason === 'KexecFailed' && /Operation not permitted/.test(err.message));
+    assert.deepEqual(await t.calls(), [['-u'], ['-e']]);
+    const missing = new LinuxKexec({ imageDir: t.images, kexecPath: path.join(t.dir, 'no-such-kexec') });
+    await assert.rejects(missing.unload(), /install kexec-tools/);
+  });
+
+  it('withoutParameters drops bare names and their name=value forms, and exact name=value pairs only', () => {
+    assert.deepEqual(withoutParameters(['quiet', 'console=ttyS0', 'console=tty0', 'ro'], ['quiet', 'console=tty0']), ['console=ttyS0', 'ro']);
+    assert.deepEqual(withoutParameters(['consoleblank=0', 'console=x'], ['console']), ['consoleblank=0']);
+  });
+});

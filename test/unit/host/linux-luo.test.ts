@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { deviceToken, LinuxLuo, sessionName } from '../../../src/host/linux/luo';
+import { builtHelper } from './native-helper';
+
+const key = { planUid: '6f1c2f9e-5d3a-4b8e-9a51-0c7d2e4b1a90', node: 'node-a', attempt: 2 };
+
+/** A fake luo-helper speaking the serve protocol: answers from a script of replies and logs every command. */
+async function fakeHelper(dir: string, api: string, failOn = ''): Promise<string> {
+  const file = path.join(dir, 'fake-helper.sh');
+  await writeFile(
+    file,
+    `#!/usr/bin/env bash
+while IFS= read -r line; do
+  echo "$line" >> "${dir}/commands.log"
+  case "$line" in
+    probe) echo '{"ok":true,"api":"${api}"}' ;;
+    ${failOn || '__never__'}*) echo '{"ok":false,"errno":"EBUSY","code":16,"message":"busy"}' ;;
+    *) echo '{"ok":true}' ;;
+  esac
+done
+`,
+  );
+  await chmod(file, 0o755);
+  return file;
+}
+
+async function roots(): Promise<{ dir: string; sysfs: string; proc: string; dev: string; state: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'luo-'));
+  const r = { dir, sysfs: path.join(dir, 'sys'), proc: path.join(dir, 'proc'), dev: path.join(dir, 'dev'), state: path.join(dir, 'state') };
+  for (const d of [r.sysfs, r.proc, r.dev]) await mkdir(d, { recursive: true });
+  return r;
+}
+
+const log = async (dir: string) => (await readFile(path.join(dir, 'commands.log'), 'utf8')).trim().split('\n');
+
+describe('Linux LUO detection', () => {
+  const cleanup: string[] = [];
+  const luos: LinuxLuo[] = [];
+  after(async () => {
+    await Promise.all(luos.map((l) => l.close()));
+    await Promise.all(cleanup.map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  it('none when neither /dev/liveupdate nor the legacy state file exist', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: '/nonexistent' });
+    assert.equal(await luo.api(), 'none');
+    assert.equal(await luo.state(), undefined);
+    await assert.rejects(luo.prepare(key, []), /liveupdate=on/);
+  });
+
+  it('legacy when <sysfs>/kernel/liveupdate/state exists, and state() reads it', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await mkdir(path.join(r.sysfs, 'kernel/liveupdate'), { recursive: true });
+    await writeFile(path.join(r.sysfs, 'kernel/liveupdate/state'), 'prepared\n');
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: '/nonexistent' });
+    assert.equal(await luo.api(), 'legacy');
+    assert.equal(await luo.state(), 'prepared');
+    await writeFile(path.join(r.sysfs, 'kernel/liveupdate/state'), 'bogus\n');
+    await assert.rejects(luo.state(), /unknown LUO state "bogus"/);
+  });
+
+  it('the real helper reports none when /dev/liveupdate answers every LUO ioctl with ENOTTY', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await writeFile(path.join(r.dev, 'liveupdate'), ''); // a regular file: ioctl() is ENOTTY
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: builtHelper() });
+    luos.push(luo);
+    assert.equal(await luo.api(), 'none');
+    const create = await luo.helper.call('create bad/name');
+    assert.equal(create.ok, false);
+    assert.equal(create.errno, 'EINVAL');
+    const mainline = await luo.helper.call('create good-name');
+    assert.equal(mainline.errno, 'ENOTTY');
+  });
+
+  it('mainline when the session ioctls answer: prepare creates a session and preserves each VFIO cdev', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await writeFile(path.join(r.dev, 'liveupdate'), '');
+    for (const [bdf, n] of [['0000:05:00.1', 3], ['0000:41:00.0', 7]] as const) {
+      await mkdir(path.join(r.sysfs, 'bus/pci/devices', bdf, 'vfio-dev', `vfio${n}`), { recursive: true });
+    }
+    // A VMM (pid 4242) holds vfio7 open as fd 19: that very file must be preserved.
+    await mkdir(path.join(r.proc, '4242/fd'), { recursive: true });
+    await symlink('/dev/vfio/devices/vfio7', path.join(r.proc, '4242/fd/19'));
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline') });
+    luos.push(luo);
+    assert.equal(await luo.api(), 'mainline');
+    assert.equal(await luo.state(), undefined);
+    await luo.prepare(key, ['0000:05:00.1', '0000:41:00.0']);
+    const name = sessionName(key);
+    assert.deepEqual(await log(r.dir), [
+      'probe',
+      `close ${name}`,
+      `create ${name}`,
+      `preserve ${name} ${deviceToken('0000:05:00.1')} path:${path.join(r.dev, 'vfio/devices/vfio3')}`,
+      `preserve ${name} ${deviceToken('0000:41:00.0')} pidfd:4242:19`,
+    ]);
+    // In the "new kernel" the record tells retrieve() which session and tokens to ask for.
+    const handover = await luo.retrieve();
+    assert.deepEqual(handover, { sessions: [name], devices: ['0000:05:00.1', '0000:41:00.0'] });
+    await luo.finish(key);
+    assert.deepEqual((await log(r.dir)).slice(-3), [`retrieve ${name}`, `finish ${name}`, `close ${name}`]);
+    assert.deepEqual(await luo.retrieve(), { sessions: [], devices: [] }, 'finish forgets the attempt');
+  });
+
+  it('mainline prepare closes the session (cancel) when a device cannot be preserved, and reports the kernel errno', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await writeFile(path.join(r.dev, 'liveupdate'), '');
+    await mkdir(path.join(r.sysfs, 'bus/pci/devices/0000:05:00.1/vfio-dev/vfio3'), { recursive: true });
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline', 'preserve') });
+    luos.push(luo);
+    await assert.rejects(luo.prepare(key, ['0000:05:00.1']), (err: Error & { errno?: string }) => err.errno === 'EBUSY');
+    assert.equal((await log(r.dir)).at(-1), `close ${sessionName(key)}`);
+    await assert.rejects(luo.prepare(key, ['0000:09:00.0']), /no VFIO device cdev/);
+  });
+
+  it('legacy prepare / cancel / finish drive the global state only in the states the kernel accepts', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    const stateFile = path.join(r.sysfs, 'kernel/liveupdate/state');
+    await mkdir(path.dirname(stateFile), { recursive: true });
+    await writeFile(stateFile, 'normal\n');
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'legacy-v2') });
+    luos.push(luo);
+    await luo.prepare(key, ['0000:05:00.1']);
+    await writeFile(stateFile, 'prepared\n');
+    await luo.prepare(key, ['0000:05:00.1']); // retried: already prepared for this attempt
+    await luo.cancel(key);
+    await writeFile(stateFile, 'normal\n');
+    await luo.cancel(key); // idempotent: nothing to cancel in normal
+    assert.deepEqual(await log(r.dir), ['legacy-event prepare', 'legacy-event cancel']);
+    await luo.prepare(key, ['0000:05:00.1']);
+    await writeFile(stateFile, 'updated\n');
+    assert.deepEqual(await luo.retrieve(), { sessions: ['legacy'], devices: ['0000:05:00.1'] });
+    await luo.finish(key);
+    assert.equal((await log(r.dir)).at(-1), 'legacy-event finish');
+  });
+
+  it('session names are deterministic, short enough for the kernel, and tokens pack the BDF', () => {
+    assert.equal(sessionName(key), `luo-op:${key.planUid}:2`);
+    const long = sessionName({ ...key, planUid: 'x'.repeat(80) });
+    assert.ok(long.length < 64);
+    assert.equal(long, sessionName({ ...key, planUid: 'x'.repeat(80) }));
+    assert.notEqual(long, sessionName({ ...key, planUid: 'y'.repeat(80) }));
+    assert.equal(deviceToken('0000:05:00.1'), String(0x05 * 0x100 + 1));
+    assert.equal(deviceToken('0001:00:1f.7'), String(0x10000 + 0x1f * 8 + 7));
+    assert.throws(() => deviceToken('5:0.1'), /not a PCI address/);
+  });
+});
