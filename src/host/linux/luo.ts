@@ -9,6 +9,8 @@ import { mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { classifyFdTarget, type OpenVfioFiles } from '../pci/in-use';
+import { readVfioDevice } from '../pci/sysfs-read';
 import type { AttemptKey, Bdf, Luo, LuoApi, LuoHandover, LuoLegacyState } from '../types';
 import { LIVEUPDATE_SESSION_NAME_LENGTH } from './luo-abi';
 import { defaultHelperPath, LuoCallError, LuoHelper } from './luo-helper';
@@ -186,21 +188,22 @@ export class LinuxLuo implements Luo {
    * pidfd_getfd (its state is what must survive); otherwise the helper opens the cdev itself.
    */
   private async fdSource(bdf: Bdf): Promise<string> {
-    const vfioDev = path.join(this.sysfsRoot, 'bus/pci/devices', bdf, 'vfio-dev');
-    const names = await readdir(vfioDev).catch(() => [] as string[]);
-    const cdev = names.find((n) => /^vfio\d+$/.test(n));
-    if (!cdev) throw new Error(`${bdf}: no VFIO device cdev (${vfioDev}); bind it to vfio-pci to preserve it`);
-    const devicePath = path.join(this.devRoot, 'vfio/devices', cdev);
-    const holder = await this.findHolder(`/dev/vfio/devices/${cdev}`);
-    return holder ? `pidfd:${holder.pid}:${holder.fd}` : `path:${devicePath}`;
+    const deviceDir = path.join(this.sysfsRoot, 'bus/pci/devices', bdf);
+    const cdev = await readVfioDevice(deviceDir);
+    if (!cdev) throw new Error(`${bdf}: no VFIO device cdev (${deviceDir}/vfio-dev); bind it to vfio-pci to preserve it`);
+    const holder = await this.findHolder(cdev);
+    return holder ? `pidfd:${holder.pid}:${holder.fd}` : `path:${path.join(this.devRoot, 'vfio/devices', cdev)}`;
   }
 
-  private async findHolder(target: string): Promise<{ pid: number; fd: number } | undefined> {
+  /** The in-use scan (pci/in-use) says whether a cdev is open; preserving needs which process and fd hold it. */
+  private async findHolder(cdev: string): Promise<{ pid: number; fd: number } | undefined> {
     const pids = (await readdir(this.procRoot).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n));
     for (const pid of pids) {
       const fdDir = path.join(this.procRoot, pid, 'fd');
       for (const fd of await readdir(fdDir).catch(() => [] as string[])) {
-        if ((await readlink(path.join(fdDir, fd)).catch(() => '')) === target) return { pid: Number(pid), fd: Number(fd) };
+        const open: OpenVfioFiles = { groups: new Set(), cdevs: new Set() };
+        classifyFdTarget(await readlink(path.join(fdDir, fd)).catch(() => ''), open);
+        if (open.cdevs.has(cdev)) return { pid: Number(pid), fd: Number(fd) };
       }
     }
     return undefined;
