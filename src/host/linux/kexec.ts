@@ -87,17 +87,8 @@ export class LinuxKexec implements Kexec {
     return text.trim().split(/\s+/).filter((p) => p !== '' && !p.startsWith('BOOT_IMAGE='));
   }
 
-  private async insideImageDir(file: string): Promise<string> {
-    const dir = await realpath(this.options.imageDir);
-    let real: string;
-    try {
-      real = await realpath(file);
-    } catch (err) {
-      throw new KexecError(`${file}: cannot resolve (${(err as Error).message})`, 'OutsideImageDir');
-    }
-    if (!real.startsWith(dir + path.sep))
-      throw new KexecError(`${file} resolves to ${real}, outside the image directory ${dir}; refusing to load it`, 'OutsideImageDir');
-    return real;
+  private insideImageDir(file: string): Promise<string> {
+    return resolveInsideImageDir(this.options.imageDir, file);
   }
 
   private run(args: string[]): Promise<void> {
@@ -112,6 +103,20 @@ export class LinuxKexec implements Kexec {
       });
     });
   }
+}
+
+/** The real path of `file` (symlinks resolved), or a KexecError when it lies outside `imageDir` or does not exist. */
+export async function resolveInsideImageDir(imageDir: string, file: string): Promise<string> {
+  const dir = await realpath(imageDir);
+  let real: string;
+  try {
+    real = await realpath(file);
+  } catch (err) {
+    throw new KexecError(`${file}: cannot resolve (${(err as Error).message})`, 'OutsideImageDir');
+  }
+  if (!real.startsWith(dir + path.sep))
+    throw new KexecError(`${file} resolves to ${real}, outside the image directory ${dir}; refusing to load it`, 'OutsideImageDir');
+  return real;
 }
 
 /** Drops `name` and `name=value` parameters for every name in `remove` (a full `name=value` drops only that). */
