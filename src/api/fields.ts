@@ -1,5 +1,6 @@
 // Field types shared by the API kinds. Kubernetes extensions ride along as zod metadata so the CRD generator emits them.
 import { z } from 'zod';
+import { DURATION_PATTERN, durationMs } from './duration';
 
 export const GROUP = 'liveupdate.dev';
 export const VERSION = 'v1alpha1';
@@ -15,6 +16,21 @@ export interface CelRule {
 
 export const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
 
+/** A cross-field rule stated once for both checkers: CEL for the apiserver, `holds` for zod (same meaning). */
+export interface Rule<T> extends CelRule {
+  holds: (value: T) => boolean;
+}
+
+/** Attaches rules to a schema: the apiserver enforces the CEL, parse() the predicate, with the same field path. */
+export function withRules<S extends z.ZodType>(schema: S, ...rules: Rule<z.output<S>>[]): S {
+  let checked = schema;
+  for (const { holds, ...celRule } of rules) {
+    const path = celRule.fieldPath ? celRule.fieldPath.slice(1).split('.') : [];
+    checked = checked.refine(holds, { message: celRule.message, path }) as S;
+  }
+  return checked.meta(cel(...rules.map(({ holds: _, ...celRule }) => celRule))) as S;
+}
+
 /**
  * An optional object defaulting to itself parsed from {}: the CRD default then carries every nested default,
  * which the apiserver needs (it checks CEL rules against the default value as written).
@@ -27,21 +43,26 @@ export const BDF_PATTERN = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 export const Bdf = z.string().regex(BDF_PATTERN, 'must be a PCI address like 0000:05:00.1 (lowercase hex)');
 
 /** Go-style duration as Kubernetes and CEL's duration() accept it (e.g. 90s, 10m, 1h30m). */
-export const Duration = z.string().regex(/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/, 'must be a duration like 30s, 10m or 1h30m');
+export const Duration = z.string().max(32).regex(DURATION_PATTERN, 'must be a duration like 30s, 10m or 1h30m');
+
+/** A duration in (0, max]. */
+export const positiveDuration = (what: string, max = '720h') =>
+  withRules(Duration, {
+    rule: `duration(self) > duration('0s') && duration(self) <= duration('${max}')`,
+    message: `${what} must be greater than 0 and at most ${max}`,
+    // zod runs every check: a value the pattern already rejected is not reported twice.
+    holds: (d) => !DURATION_PATTERN.test(d) || (durationMs(d) > 0 && durationMs(d) <= durationMs(max)),
+  });
 
 /** Kubernetes int-or-string: a count, or a percentage of the selected nodes. Bounds are checked by CEL (structural schemas forbid value checks in anyOf). */
 export function intOrPercent(min: 0 | 1, what: string) {
   const percent = min === 0 ? '^(100|[1-9]?[0-9])%$' : '^(100|[1-9][0-9]?)%$';
-  return z
-    .union([z.int().min(min), z.string().regex(new RegExp(percent))])
-    .meta({
-      'x-kubernetes-int-or-string': true,
-      maxLength: 4, // bounds the CEL cost of matching the string form
-      ...cel({
-        rule: `type(self) == int ? self >= ${min} : self.matches('${percent}')`,
-        message: `${what} must be an integer >= ${min} or a percentage from ${min}% to 100%`,
-      }),
-    });
+  const schema = z.union([z.int(), z.string()]).meta({ 'x-kubernetes-int-or-string': true, maxLength: 4 }); // maxLength bounds the CEL cost
+  return withRules(schema, {
+    rule: `type(self) == int ? self >= ${min} : self.matches('${percent}')`,
+    message: `${what} must be an integer >= ${min} or a percentage from ${min}% to 100%`,
+    holds: (v) => (typeof v === 'number' ? v >= min : new RegExp(percent).test(v)),
+  });
 }
 
 export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
@@ -78,23 +99,25 @@ export const Conditions = z
   .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] });
 
 /** The kernel to boot: shared by the plan's target and the node's copy of it. */
+const KernelCmdline = withRules(
+  z.object({
+    append: z.array(z.string().min(1).max(1024).regex(/^\S+$/, 'must be one parameter without spaces')).max(64).default([]),
+    remove: z.array(z.string().min(1).max(256).regex(/^\S+$/, 'must be one parameter name without spaces')).max(64).default([]),
+    reuse: z.boolean().default(true),
+  }),
+  {
+    rule: 'size(self.remove) == 0 || self.reuse',
+    message: 'remove only applies to a reused command line: set reuse: true or drop remove',
+    fieldPath: '.remove',
+    holds: (c) => c.remove.length === 0 || c.reuse,
+  },
+);
+
 export const KernelTarget = z.object({
   release: z.string().min(1).max(128).regex(/^[A-Za-z0-9._+~-]+$/, 'must be a kernel release like 6.19.2-lu1'),
   image: AbsolutePath,
   initrd: AbsolutePath.optional(),
   sha256: Sha256,
-  cmdline: defaulted(
-    z.object({
-      append: z.array(z.string().min(1).max(1024).regex(/^\S+$/, 'must be one parameter without spaces')).max(64).default([]),
-      remove: z.array(z.string().min(1).max(256).regex(/^\S+$/, 'must be one parameter name without spaces')).max(64).default([]),
-      reuse: z.boolean().default(true),
-    }),
-  ).meta(
-      cel({
-        rule: 'size(self.remove) == 0 || self.reuse',
-        message: 'remove only applies to a reused command line: set reuse: true or drop remove',
-      fieldPath: '.remove',
-    }),
-  ),
+  cmdline: defaulted(KernelCmdline),
 });
 export type KernelTarget = z.infer<typeof KernelTarget>;

@@ -1,13 +1,13 @@
 // LiveUpdateNode (name = the Node's name): the only channel between operator (writes spec) and agent (writes status).
 import { z } from 'zod';
-import { API_VERSION, Bdf, cel, Conditions, KernelTarget, Time } from './fields';
+import { API_VERSION, Bdf, Conditions, KernelTarget, Time, withRules } from './fields';
 
 const hex = (digits: number) => z.string().regex(new RegExp(`^[0-9a-f]{${digits}}$`), `must be ${digits} lowercase hex digits`);
 
 export const NodeAction = z.enum(['None', 'Prepare', 'Execute', 'Finish', 'Cancel']);
 
-export const LiveUpdateNodeSpec = z
-  .object({
+export const LiveUpdateNodeSpec = withRules(
+  z.object({
     planRef: z.object({ name: z.string().min(1).max(253), uid: z.string().min(1).max(64) }).optional(),
     /** Increments for every new try on this node; every action and report is keyed by (plan uid, node, attempt). */
     attempt: z.int().min(0).default(0),
@@ -18,13 +18,15 @@ export const LiveUpdateNodeSpec = z
       .max(256)
       .default([])
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['bdf'] }),
-  })
-  .meta(
-    cel(
-      { rule: "self.action == 'None' || has(self.planRef)", message: 'an action needs planRef', fieldPath: '.planRef' },
-      { rule: "!(self.action in ['Prepare', 'Execute']) || has(self.target)", message: 'Prepare and Execute need target', fieldPath: '.target' },
-    ),
-  );
+  }),
+  { rule: "self.action == 'None' || has(self.planRef)", message: 'an action needs planRef', fieldPath: '.planRef', holds: (s) => s.action === 'None' || s.planRef !== undefined },
+  {
+    rule: "!(self.action in ['Prepare', 'Execute']) || has(self.target)",
+    message: 'Prepare and Execute need target',
+    fieldPath: '.target',
+    holds: (s) => !['Prepare', 'Execute'].includes(s.action) || s.target !== undefined,
+  },
+);
 
 export const AgentPhase = z.enum(['Idle', 'Preflight', 'Prepared', 'Executing', 'Rebooted', 'Verified', 'Finished', 'Cancelled', 'Failed']);
 

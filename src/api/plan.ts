@@ -1,16 +1,8 @@
 // LiveUpdatePlan: what kernel, which nodes, how fast, which gates, what to do on failure. Its status feeds dashboards.
 import { z } from 'zod';
-import { API_VERSION, cel, defaulted, Conditions, Duration, intOrPercent, KernelTarget, LabelSelector, Time } from './fields';
+import { API_VERSION, Conditions, defaulted, Duration, intOrPercent, KernelTarget, LabelSelector, positiveDuration, Time, withRules } from './fields';
 
 export const NodeName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes node name');
-
-const positiveDuration = (what: string, max = '720h') =>
-  Duration.meta(
-    cel({
-      rule: `duration(self) > duration('0s') && duration(self) <= duration('${max}')`,
-      message: `${what} must be greater than 0 and at most ${max}`,
-    }),
-  );
 
 export const Target = z.object({
   kernel: KernelTarget,
@@ -18,21 +10,21 @@ export const Target = z.object({
   compatibleFrom: z.array(z.string().min(1).max(128).regex(/^[A-Za-z0-9._+~*?-]+$/, 'must be a release pattern like 6.19.*')).min(1).max(32),
 });
 
-export const Selector = z
-  .object({
+export const Selector = withRules(
+  z.object({
     nodeSelector: LabelSelector.optional(),
     excludeSelector: LabelSelector.optional(),
     nodeNames: z.array(NodeName).max(1000).optional(),
-  })
-  .meta(
-    cel({
-      rule: 'has(self.nodeSelector) || (has(self.nodeNames) && size(self.nodeNames) > 0)',
-      message: 'selector must set nodeSelector or nodeNames (nodeSelector: {} selects every node)',
-    }),
-  );
+  }),
+  {
+    rule: 'has(self.nodeSelector) || (has(self.nodeNames) && size(self.nodeNames) > 0)',
+    message: 'selector must set nodeSelector or nodeNames (nodeSelector: {} selects every node)',
+    holds: (s) => s.nodeSelector !== undefined || (s.nodeNames ?? []).length > 0,
+  },
+);
 
-export const DeviceMatch = z
-  .object({
+export const DeviceMatch = withRules(
+  z.object({
     /** vendor:device as 4+4 lowercase hex digits; device may be * (any device of the vendor). */
     ids: z.array(z.string().regex(/^[0-9a-f]{4}:([0-9a-f]{4}|\*)$/, 'must be vendor:device like 10de:2330 or 10de:*')).max(64).optional(),
     /** Leading hex digits of the 24-bit class code, e.g. 0302 (3D controller) or 0108 (NVMe). */
@@ -40,8 +32,13 @@ export const DeviceMatch = z
     drivers: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/)).max(16).optional(),
     /** Only devices some VMM holds open (VFIO group or cdev). */
     inUseOnly: z.boolean().default(false),
-  })
-  .meta(cel({ rule: 'has(self.ids) || has(self.classPrefixes) || has(self.drivers)', message: 'a device match needs ids, classPrefixes or drivers' }));
+  }),
+  {
+    rule: 'has(self.ids) || has(self.classPrefixes) || has(self.drivers)',
+    message: 'a device match needs ids, classPrefixes or drivers',
+    holds: (m) => m.ids !== undefined || m.classPrefixes !== undefined || m.drivers !== undefined,
+  },
+);
 
 export const Devices = defaulted(
   z.object({
@@ -113,7 +110,8 @@ export const LiveUpdatePlanSpec = z.object({
   abort: z
     .boolean()
     .default(false)
-    .meta(cel({ rule: 'self || !oldSelf', message: 'abort cannot be unset once set: create a new plan to roll again' })),
+    // A transition rule (oldSelf): only the apiserver can check it.
+    .meta({ 'x-kubernetes-validations': [{ rule: 'self || !oldSelf', message: 'abort cannot be unset once set: create a new plan to roll again' }] }),
 });
 
 export const PlanPhase = z.enum(['Pending', 'Previewed', 'WaitingForWindow', 'Progressing', 'Paused', 'Halted', 'Aborting', 'Completed', 'Failed', 'Aborted']);
@@ -174,13 +172,16 @@ export const LiveUpdatePlan = z
     spec: LiveUpdatePlanSpec,
     status: LiveUpdatePlanStatus.optional(),
   })
-  .meta(
-    cel({
-      rule: '!has(oldSelf.status) || !has(oldSelf.status.startedAt) || self.spec.target == oldSelf.spec.target',
-      message: 'spec.target is immutable once the plan has started: create a new plan for another kernel',
-      fieldPath: '.spec.target',
-    }),
-  );
+  // A transition rule (oldSelf): only the apiserver can check it.
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(oldSelf.status) || !has(oldSelf.status.startedAt) || self.spec.target == oldSelf.spec.target',
+        message: 'spec.target is immutable once the plan has started: create a new plan for another kernel',
+        fieldPath: '.spec.target',
+      },
+    ],
+  });
 
 export type LiveUpdatePlan = z.infer<typeof LiveUpdatePlan>;
 export type LiveUpdatePlanSpec = z.infer<typeof LiveUpdatePlanSpec>;

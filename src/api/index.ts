@@ -1,0 +1,4 @@
+export * from './fields';
+export * from './node';
+export * from './parse';
+export * from './plan';

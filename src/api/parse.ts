@@ -1,0 +1,36 @@
+// The one way operator and agent read objects from the API: zod parse with errors naming object and field path.
+import type { z } from 'zod';
+import { LiveUpdateNode } from './node';
+import { LiveUpdatePlan } from './plan';
+
+export interface FieldIssue {
+  /** Dotted path with [index] for arrays, e.g. spec.strategy.steps[0].nodes. */
+  path: string;
+  message: string;
+}
+
+export class ApiParseError extends Error {
+  constructor(
+    readonly kind: string,
+    readonly objectName: string,
+    readonly issues: FieldIssue[],
+  ) {
+    super(`${kind} "${objectName}" is invalid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  }
+  override name = 'ApiParseError';
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+}
+
+function parseWith<S extends z.ZodType>(schema: S, kind: string, object: unknown): z.output<S> {
+  const result = schema.safeParse(object);
+  if (result.success) return result.data;
+  const name = (object as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  const issues = result.error.issues.map((issue) => ({ path: formatPath(issue.path) || '(root)', message: issue.message }));
+  throw new ApiParseError(kind, typeof name === 'string' ? name : '(unnamed)', issues);
+}
+
+export const parsePlan = (object: unknown): LiveUpdatePlan => parseWith(LiveUpdatePlan, 'LiveUpdatePlan', object);
+export const parseNode = (object: unknown): LiveUpdateNode => parseWith(LiveUpdateNode, 'LiveUpdateNode', object);
