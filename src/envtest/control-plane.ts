@@ -64,6 +64,11 @@ export class LocalControlPlane {
     }
   }
 
+  /** Process ids of etcd and kube-apiserver (for checks that nothing outlives stop()). */
+  get pids(): number[] {
+    return this.processes.flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
+  }
+
   /** A kubeconfig document (YAML-compatible JSON) for the admin identity. */
   kubeconfig(endpoint: Endpoint = this.admin, user = ADMIN_USER): string {
     return kubeconfigFor(endpoint, user);
