@@ -159,10 +159,13 @@ export class LinuxLuo implements Luo {
     } else {
       const session = sessionName(key);
       const retrieved = await this.helper.call(`retrieve ${session}`);
-      if (!retrieved.ok && retrieved.errno !== 'EEXIST')
+      // ENOENT: no such incoming session (already finished, or nothing was handed over): nothing to finish.
+      if (!retrieved.ok && retrieved.errno !== 'EEXIST' && retrieved.errno !== 'ENOENT')
         throw new LuoCallError(`retrieve ${session}`, retrieved.errno ?? 'EUNKNOWN', retrieved.message ?? 'failed');
-      await this.helper.check(`finish ${session}`);
-      await this.helper.check(`close ${session}`);
+      if (retrieved.ok || retrieved.errno === 'EEXIST') {
+        await this.helper.check(`finish ${session}`);
+        await this.helper.check(`close ${session}`);
+      }
     }
     await rm(this.recordFile(key), { force: true });
   }

@@ -1,0 +1,498 @@
+// A simulated node. Its PCI tree is a fake sysfs written by writeSysfsTree and read back by the very Linux reader
+// (readPciInventory / readBusMaster / readIdentity); only LUO and kexec are simulated, by SimKernel. Everything a
+// reboot must survive lives on disk in the node's sim directory, because a simulated kexec is a restart of the
+// agent process:
+//   <dir>/sysfs/        fake sysfs (config space holds the real bus master bits)
+//   <dir>/proc/         sys/kernel/random/boot_id, sys/kernel/osrelease, cmdline, and the fd links of fake VMMs
+//   <dir>/images/       default directory of loadable kernel images (vmlinuz-<release>)
+//   <dir>/state.json    kernel + LUO state (the KHO handover), loaded image, DMA counters, fired faults
+//   <dir>/kmsg.log      kernel log lines in the seed's wording
+import { randomUUID } from 'node:crypto';
+import { appendFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { KexecError, resolveInsideImageDir, sha256File } from '../linux/kexec';
+import { readIdentity } from '../linux/host';
+import { sessionName } from '../linux/luo';
+import { readBusMaster, readPciInventory } from '../linux/pci';
+import type { AttemptKey, Bdf, Host, HostIdentity, Inventory, Kexec, KernelImage, Luo, LuoApi, LuoHandover, LuoLegacyState, PciDevice } from '../types';
+import { advanceDma, type DmaCounters, type DmaState } from './dma';
+import { armedFaults, loadFaultFile, type Fault, type HostPhase } from './faults';
+import { freshKernel, SimKernel, SimKernelError, type SimKernelState, type SimLuoApi } from './kernel';
+import { setBusMaster, writeSysfsTree } from './sysfs-tree';
+import type { Topology } from './topology';
+
+/** How the simulated kernel treats bridges above a preserved endpoint. */
+export type BridgePreservation = 'auto' | 'explicit';
+
+export interface SimHostOptions {
+  /** The node's sim directory; created on first open. */
+  dir: string;
+  /** Node name, for matching faults. */
+  node: string;
+  /** PCI tree, required on the first open (writes <dir>/sysfs); ignored afterwards. */
+  topology?: Topology;
+  /** First open only: LUO model of the simulated kernel. Default mainline. */
+  api?: SimLuoApi;
+  /** First open only: running kernel release. Default 6.19.0-sim. */
+  release?: string;
+  /**
+   * First open only. auto (default): the kernel adds every bridge above a preserved endpoint, like the seed's PCI
+   * core at prepare and the 2026 mainline PCI series. explicit: only the devices given to prepare are preserved.
+   */
+  bridges?: BridgePreservation;
+  /** Default <dir>/images. */
+  imageDir?: string;
+  /** Fault file (see faults.ts), read again at every check. */
+  faultFile?: string;
+  /** Milliseconds; drives the DMA counters. Default Date.now. */
+  clock?: () => number;
+  /** Called once a simulated kexec is on disk: the caller restarts the agent (reopens the host). */
+  onReboot?: () => void;
+  /** Called at an injected agent crash. Default: SIGKILL this process. If it returns, the call rejects with SimAgentCrash. */
+  onCrash?: (phase: HostPhase) => void;
+}
+
+interface SimHostState {
+  bootId: string;
+  release: string;
+  boots: number;
+  bridges: BridgePreservation;
+  down: { reason: 'never-returns' | 'panic-on-boot' } | null;
+  kernel: SimKernelState;
+  legacyAttempt: AttemptKey | null;
+  loaded: { release: string; sha256: string } | null;
+  dma: DmaState | undefined;
+  fired: Record<string, number>;
+  /** Mainline sessions cancelled because the process holding them died (an agent crash before kexec). */
+  implicitCancels: string[];
+}
+
+export class SimNodeDownError extends Error {
+  constructor(readonly reason: string) {
+    super(`the simulated node is down (${reason}): it never came back from kexec`);
+    this.name = 'SimNodeDownError';
+  }
+}
+
+export class SimAgentCrash extends Error {
+  constructor(readonly phase: HostPhase) {
+    super(`injected agent crash at ${phase}`);
+    this.name = 'SimAgentCrash';
+  }
+}
+
+/** Release of a kernel image from its file name: vmlinuz-6.19.2 -> 6.19.2. */
+export function releaseOfImage(image: string): string {
+  return path.basename(image).replace(/^(vmlinuz|vmlinux|bzImage|Image)-/, '');
+}
+
+/** The preserved set the kernel works with: the requested devices plus, in auto mode, every bridge above them. */
+export function preservedClosure(devices: Pick<PciDevice, 'bdf' | 'upstream'>[], requested: Bdf[], mode: BridgePreservation): Bdf[] {
+  if (mode === 'explicit') return [...new Set(requested)];
+  const byBdf = new Map(devices.map((d) => [d.bdf, d]));
+  return [...new Set(requested.flatMap((bdf) => [bdf, ...(byBdf.get(bdf)?.upstream ?? [])]))];
+}
+
+/**
+ * Bus master after a kexec: kept only on preserved devices, and on a preserved endpoint only when every bridge
+ * above it was preserved too (the kexec shut the others down). A bit that was clear stays clear.
+ */
+export function busMasterAfterKexec(devices: Pick<PciDevice, 'bdf' | 'bridge' | 'busMaster' | 'upstream'>[], preserved: Iterable<Bdf>): Map<Bdf, boolean> {
+  const kept = new Set(preserved);
+  return new Map(devices.map((d) => [d.bdf, d.busMaster && kept.has(d.bdf) && (d.bridge || d.upstream.every((u) => kept.has(u)))]));
+}
+
+/** After a firmware reset drivers re-probe: pcieport, nvme and nvidia enable bus mastering, vfio-pci waits for a VM. */
+export function coldBootBusMaster(device: Pick<PciDevice, 'driver'>): boolean {
+  return device.driver === 'pcieport' || device.driver === 'nvme' || device.driver === 'nvidia';
+}
+
+export class SimHost implements Host {
+  readonly luo: Luo;
+  readonly kexec: Kexec;
+  readonly sysfsRoot: string;
+  readonly procRoot: string;
+  private dead: string | undefined;
+
+  private constructor(
+    private readonly options: SimHostOptions,
+    private state: SimHostState,
+    private readonly holder: string,
+  ) {
+    this.sysfsRoot = path.join(options.dir, 'sysfs');
+    this.procRoot = path.join(options.dir, 'proc');
+    this.luo = new SimLuo(this);
+    this.kexec = new SimKexec(this);
+  }
+
+  /** Opens (first time: creates) the node. Each open is one agent process: sessions of earlier ones are closed. */
+  static async open(options: SimHostOptions): Promise<SimHost> {
+    const stateFile = path.join(options.dir, 'state.json');
+    let state = await readState(stateFile);
+    if (!state) {
+      if (!options.topology) throw new Error(`${options.dir}: new simulated node needs a topology`);
+      state = {
+        bootId: randomUUID(),
+        release: options.release ?? '6.19.0-sim',
+        boots: 1,
+        bridges: options.bridges ?? 'auto',
+        down: null,
+        kernel: freshKernel(options.api ?? 'mainline'),
+        legacyAttempt: null,
+        loaded: null,
+        dma: undefined,
+        fired: {},
+        implicitCancels: [],
+      };
+      const devices = await writeSysfsTree(options.topology, path.join(options.dir, 'sysfs'));
+      await mkdir(options.imageDir ?? path.join(options.dir, 'images'), { recursive: true });
+      await writeProc(options.dir, state);
+      // One fake VMM holds the cdev of every vfio-pci device that is doing DMA: those devices are in use.
+      await startVmms(options.dir, devices.filter((d) => d.vfioIndex !== null && d.busMaster).map((d) => d.vfioIndex!));
+    }
+    if (state.down) throw new SimNodeDownError(state.down.reason);
+    const host = new SimHost(options, state, randomUUID());
+    const cancelled = new SimKernel(state.kernel).dropSessionsNotHeldBy(host.holder);
+    if (cancelled.length > 0) {
+      state.implicitCancels.push(...cancelled);
+      await host.log(`luo: session holder died, cancelled ${cancelled.join(', ')}`);
+    }
+    await host.persist();
+    return host;
+  }
+
+  identity(): Promise<HostIdentity> {
+    this.assertAlive();
+    return readIdentity(this.procRoot);
+  }
+
+  inventory(): Promise<Inventory> {
+    this.assertAlive();
+    return readPciInventory({ sysfsRoot: this.sysfsRoot, procRoot: this.procRoot });
+  }
+
+  readBusMaster(bdf: Bdf): Promise<boolean> {
+    this.assertAlive();
+    return readBusMaster(this.sysfsRoot, bdf);
+  }
+
+  /** DMA time (ms) each endpoint has done so far, advanced to now from the bus master bits in sysfs. */
+  async dmaCounters(): Promise<DmaCounters> {
+    await this.advanceDma();
+    await this.persist();
+    return { ...this.state.dma!.counters };
+  }
+
+  /** Mainline sessions the kernel cancelled because their holder process died before kexec. */
+  implicitCancels(): string[] {
+    return [...this.state.implicitCancels];
+  }
+
+  bootCount(): number {
+    return this.state.boots;
+  }
+
+  // ---- shared by SimLuo and SimKexec -----------------------------------------------------------------------
+
+  get hostState(): SimHostState {
+    return this.state;
+  }
+
+  get kernel(): SimKernel {
+    return new SimKernel(this.state.kernel);
+  }
+
+  get imageDir(): string {
+    return this.options.imageDir ?? path.join(this.options.dir, 'images');
+  }
+
+  assertAlive(): void {
+    if (this.dead) throw new Error(`this simulated agent process is gone (${this.dead}); reopen the SimHost`);
+  }
+
+  async persist(): Promise<void> {
+    const file = path.join(this.options.dir, 'state.json');
+    await writeFile(`${file}.tmp`, JSON.stringify(this.state, null, 1));
+    await rename(`${file}.tmp`, file);
+  }
+
+  async log(line: string): Promise<void> {
+    await appendFile(path.join(this.options.dir, 'kmsg.log'), `[boot ${this.state.boots}] ${line}\n`);
+  }
+
+  /** The first armed fault of a kind matching `match`, counted as fired. */
+  async takeFault<K extends Fault['kind']>(kind: K, match: (f: Extract<Fault, { kind: K }>) => boolean = () => true): Promise<Extract<Fault, { kind: K }> | undefined> {
+    if (!this.options.faultFile) return undefined;
+    const file = await loadFaultFile(this.options.faultFile);
+    for (const armed of armedFaults(file, this.options.node, this.state.fired)) {
+      if (armed.fault.kind !== kind) continue;
+      const fault = armed.fault as Extract<Fault, { kind: K }>;
+      if (!match(fault)) continue;
+      this.state.fired[armed.id] = (this.state.fired[armed.id] ?? 0) + 1;
+      await this.persist();
+      return fault;
+    }
+    return undefined;
+  }
+
+  /** An injected agent crash: the process dies (its LUO sessions with it, seen at the next open). */
+  async crashPoint(phase: HostPhase, when: 'before' | 'after'): Promise<void> {
+    this.assertAlive();
+    const fault = await this.takeFault('agent-crash', (f) => f.phase === phase && f.when === when);
+    if (!fault) return;
+    await this.log(`agent crashed ${when} ${phase}`);
+    this.dead = `crashed at ${phase}`;
+    (this.options.onCrash ?? (() => process.kill(process.pid, 'SIGKILL')))(phase);
+    throw new SimAgentCrash(phase);
+  }
+
+  async devices(): Promise<PciDevice[]> {
+    return (await readPciInventory({ sysfsRoot: this.sysfsRoot, procRoot: this.procRoot })).devices;
+  }
+
+  async advanceDma(): Promise<void> {
+    this.state.dma = advanceDma(this.state.dma, await this.devices(), (this.options.clock ?? Date.now)());
+  }
+
+  async setBusMasters(values: Map<Bdf, boolean>): Promise<void> {
+    for (const [bdf, on] of values) await setBusMaster(this.sysfsRoot, bdf, on);
+  }
+
+  /** The reboot is on disk; this process is done. */
+  async rebooted(outcome: string): Promise<void> {
+    await this.persist();
+    await writeProc(this.options.dir, this.state);
+    this.dead = `rebooted: ${outcome}`;
+    this.options.onReboot?.();
+  }
+
+  get holderId(): string {
+    return this.holder;
+  }
+
+  get simDir(): string {
+    return this.options.dir;
+  }
+}
+
+class SimLuo implements Luo {
+  constructor(private readonly host: SimHost) {}
+
+  async api(): Promise<LuoApi> {
+    this.host.assertAlive();
+    return this.host.hostState.kernel.api;
+  }
+
+  async state(): Promise<LuoLegacyState | undefined> {
+    this.host.assertAlive();
+    const { kernel } = this.host.hostState;
+    return kernel.api === 'legacy' ? kernel.legacy.state : undefined;
+  }
+
+  async prepare(key: AttemptKey, devices: Bdf[]): Promise<void> {
+    await this.host.crashPoint('prepare', 'before');
+    const state = this.host.hostState;
+    const kernel = this.host.kernel;
+    const api = this.requireApi();
+    const inventory = await this.host.devices();
+    const byBdf = new Map(inventory.map((d) => [d.bdf, d]));
+    for (const bdf of devices) if (!byBdf.has(bdf)) throw new SimKernelError('ENODEV', `${bdf}: no such PCI device`);
+    if (api === 'legacy' && state.kernel.legacy.state === 'prepared' && sameKey(state.legacyAttempt, key)) return;
+    const list = preservedClosure(inventory, devices, state.bridges);
+
+    const failing = await this.host.takeFault('prepare-error', (f) => devices.includes(f.device));
+    if (api === 'legacy') {
+      // A failing prepare callback makes the kernel cancel by itself: the state stays normal.
+      if (failing) throw new SimKernelError(failing.errno, `${failing.device}: PCI liveupdate prepare failed`);
+      kernel.legacyPrepare(list);
+      state.legacyAttempt = key;
+      for (const bdf of list) await this.host.log(`${bdf}: PCI liveupdate: collect liveupdate device: flags ${byBdf.get(bdf)?.bridge ? 2 : 1}`);
+      await this.host.log('luo_core: Switched from [normal] to [prepared] state');
+    } else {
+      const name = sessionName(key);
+      kernel.closeSession(name); // a half-done earlier try is redone whole
+      kernel.createSession(name, this.host.holderId);
+      try {
+        if (failing) throw new SimKernelError(failing.errno, `${failing.device}: LIVEUPDATE_SESSION_PRESERVE_FD failed`);
+        for (const bdf of list) {
+          const device = byBdf.get(bdf)!;
+          if (!device.bridge && device.driver !== 'vfio-pci')
+            throw new SimKernelError('EINVAL', `${bdf}: not bound to vfio-pci (driver ${device.driver ?? 'none'}), no VFIO cdev to preserve`);
+          kernel.preserve(name, bdf);
+        }
+      } catch (err) {
+        kernel.closeSession(name);
+        await this.host.persist();
+        throw err;
+      }
+      await this.host.log(`luo: session ${name} preserves ${list.join(', ')}`);
+    }
+    await this.host.persist();
+    await this.host.crashPoint('prepare', 'after');
+  }
+
+  async cancel(key: AttemptKey): Promise<void> {
+    await this.host.crashPoint('cancel', 'before');
+    const state = this.host.hostState;
+    const api = this.requireApi();
+    if (api === 'legacy') {
+      const before = state.kernel.legacy.state;
+      if (before === 'prepared' || before === 'frozen') {
+        this.host.kernel.legacyCancel();
+        await this.host.log(`luo_core: Switched from [${before}] to [normal] state`);
+      }
+      state.legacyAttempt = null;
+    } else if (this.host.kernel.closeSession(sessionName(key))) {
+      await this.host.log(`luo: session ${sessionName(key)} closed (cancel)`);
+    }
+    await this.host.persist();
+    await this.host.crashPoint('cancel', 'after');
+  }
+
+  async retrieve(): Promise<LuoHandover> {
+    await this.host.crashPoint('retrieve', 'before');
+    const { kernel } = this.host.hostState;
+    const handover: LuoHandover = { sessions: [], devices: [] };
+    if (kernel.api === 'legacy' && kernel.legacy.state === 'updated') {
+      handover.sessions.push('legacy');
+      handover.devices.push(...kernel.legacy.incoming);
+    }
+    if (kernel.api === 'mainline') {
+      for (const [name, session] of Object.entries(kernel.mainline.incoming)) {
+        if (!session.retrieved) {
+          this.host.kernel.retrieveSession(name);
+          for (const bdf of session.devices) this.host.kernel.retrieveDevice(name, bdf);
+        }
+        handover.sessions.push(name);
+        handover.devices.push(...session.restored);
+      }
+    }
+    await this.host.persist();
+    await this.host.crashPoint('retrieve', 'after');
+    return { sessions: handover.sessions, devices: [...new Set(handover.devices)] };
+  }
+
+  async finish(key: AttemptKey): Promise<void> {
+    await this.host.crashPoint('finish', 'before');
+    const { kernel } = this.host.hostState;
+    const api = this.requireApi();
+    const failing = await this.host.takeFault('finish-error');
+    if (failing) throw new SimKernelError(failing.errno, 'finish failed; the preserved state stays until the next live update');
+    let discarded: Bdf[] = [];
+    if (api === 'legacy' && kernel.legacy.state === 'updated') {
+      discarded = this.host.kernel.legacyFinish();
+      await this.host.log('luo_core: Switched from [updated] to [normal] state');
+    }
+    const name = sessionName(key);
+    if (api === 'mainline' && kernel.mainline.incoming[name]) {
+      if (!kernel.mainline.incoming[name].retrieved) this.host.kernel.retrieveSession(name);
+      discarded = this.host.kernel.finishSession(name);
+      await this.host.log(`luo: session ${name} finished${discarded.length ? `, discarded ${discarded.join(', ')}` : ''}`);
+    }
+    // The kernel releases what nobody reclaimed: those devices are reset, their DMA stops.
+    await this.host.advanceDma();
+    await this.host.setBusMasters(new Map(discarded.map((bdf) => [bdf, false])));
+    await this.host.persist();
+    await this.host.crashPoint('finish', 'after');
+  }
+
+  private requireApi(): 'legacy' | 'mainline' {
+    const { api } = this.host.hostState.kernel;
+    if (api === 'none') throw new SimKernelError('ENOTTY', 'this simulated kernel has no Live Update Orchestrator (liveupdate=off)');
+    return api;
+  }
+}
+
+class SimKexec implements Kexec {
+  constructor(private readonly host: SimHost) {}
+
+  async load(image: KernelImage): Promise<void> {
+    await this.host.crashPoint('load', 'before');
+    const failing = await this.host.takeFault('kexec-load-error');
+    if (failing) throw new KexecError(failing.message, 'KexecFailed');
+    const kernel = await resolveInsideImageDir(this.host.imageDir, image.image);
+    if (image.initrd !== undefined) await resolveInsideImageDir(this.host.imageDir, image.initrd);
+    const actual = await sha256File(kernel);
+    if (actual !== image.sha256.toLowerCase())
+      throw new KexecError(`${image.image}: sha256 is ${actual}, expected ${image.sha256}; refusing to load it`, 'ChecksumMismatch');
+    this.host.hostState.loaded = { release: releaseOfImage(kernel), sha256: actual };
+    await this.host.persist();
+    await this.host.crashPoint('load', 'after');
+  }
+
+  async unload(): Promise<void> {
+    this.host.assertAlive();
+    this.host.hostState.loaded = null;
+    await this.host.persist();
+  }
+
+  async execute(): Promise<void> {
+    await this.host.crashPoint('execute', 'before');
+    const state = this.host.hostState;
+    if (!state.loaded) throw new KexecError('kexec -e: Nothing has been loaded!', 'KexecFailed');
+    const nextRelease = state.loaded.release;
+    await this.host.advanceDma();
+    const devices = await this.host.devices();
+    const preserved = this.host.kernel.kexec();
+    const down = (await this.host.takeFault('never-returns')) ? 'never-returns' : (await this.host.takeFault('panic-on-boot')) ? 'panic-on-boot' : undefined;
+    const cold = !down && (await this.host.takeFault('cold-reboot'));
+
+    if (cold) {
+      this.host.kernel.loseHandover();
+      await this.host.setBusMasters(new Map(devices.map((d) => [d.bdf, coldBootBusMaster(d)])));
+      await stopVmms(this.host.simDir);
+    } else {
+      await this.host.setBusMasters(busMasterAfterKexec(devices, preserved));
+      const lost = down ? undefined : await this.host.takeFault('bus-master-lost');
+      if (lost) await this.host.setBusMasters(new Map((lost.devices ?? preserved).map((bdf) => [bdf, false])));
+    }
+    state.loaded = null;
+    if (down) {
+      state.down = { reason: down };
+      await this.host.log(down === 'panic-on-boot' ? 'Kernel panic - not syncing: VFS: Unable to mount root fs' : 'kexec: jumped to the new kernel; no sign of life');
+      return this.host.rebooted(down);
+    }
+    if (!cold) state.release = nextRelease;
+    state.bootId = randomUUID();
+    state.boots += 1;
+    state.legacyAttempt = cold ? null : state.legacyAttempt;
+    for (const bdf of preserved) if (!cold) await this.host.log(`${bdf}: PCI liveupdate: liveupdate restore`);
+    await this.host.log(cold ? 'firmware reset: cold boot into the old kernel' : `kexec: booted ${state.release}`);
+    await this.host.rebooted(cold ? 'cold reboot' : 'kexec');
+  }
+}
+
+function sameKey(a: AttemptKey | null, b: AttemptKey): boolean {
+  return a !== null && a.planUid === b.planUid && a.node === b.node && a.attempt === b.attempt;
+}
+
+async function readState(file: string): Promise<SimHostState | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as SimHostState;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`${file}: unreadable simulated node state: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function writeProc(dir: string, state: SimHostState): Promise<void> {
+  const kernelDir = path.join(dir, 'proc/sys/kernel');
+  await mkdir(path.join(kernelDir, 'random'), { recursive: true });
+  await writeFile(path.join(kernelDir, 'random/boot_id'), `${state.bootId}\n`);
+  await writeFile(path.join(kernelDir, 'osrelease'), `${state.release}\n`);
+  await writeFile(path.join(dir, 'proc/cmdline'), `BOOT_IMAGE=/vmlinuz-${state.release} root=/dev/sim ro intel_iommu=on iommu=pt liveupdate=on\n`);
+}
+
+const VMM_PID = '4242';
+
+async function startVmms(dir: string, vfioIndexes: number[]): Promise<void> {
+  if (vfioIndexes.length === 0) return;
+  const fdDir = path.join(dir, 'proc', VMM_PID, 'fd');
+  await mkdir(fdDir, { recursive: true });
+  for (const [i, n] of vfioIndexes.entries()) await symlink(`/dev/vfio/devices/vfio${n}`, path.join(fdDir, String(20 + i)));
+}
+
+/** A cold reboot kills the VMs. */
+async function stopVmms(dir: string): Promise<void> {
+  await rm(path.join(dir, 'proc', VMM_PID), { recursive: true, force: true });
+}
