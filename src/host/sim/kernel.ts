@@ -163,8 +163,9 @@ export class SimKernel {
     if (this.state.api === 'legacy') {
       const { legacy } = this.state;
       if (legacy.state === 'prepared') this.legacyFreeze();
-      const handed = legacy.state === 'frozen' ? legacy.prepared : [];
-      this.state.legacy = { state: handed.length > 0 ? 'updated' : 'normal', prepared: [], incoming: handed };
+      const frozen = legacy.state === 'frozen';
+      const handed = frozen ? legacy.prepared : [];
+      this.state.legacy = { state: frozen ? 'updated' : 'normal', prepared: [], incoming: handed };
       return handed;
     }
     if (this.state.api === 'mainline') {
