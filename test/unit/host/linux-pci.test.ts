@@ -9,7 +9,6 @@ import type { Inventory } from '../../../src/host/types';
 import { buildKernelTree, buildProc, tempDir, type HandDevice } from './kernel-tree';
 
 const BM = 0x0006; // memory space + bus master
-const NO_BM = 0x0002;
 const rootPort = (path: string, extra: Partial<HandDevice> = {}): HandDevice => ({
   path,
   vendor: '0x8086\n',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { layoutTopology, loadTopologyFile, parseTopology, TopologyError, type TopologyInput } from '../../../src/host/sim/topology';
+import { layoutTopology, loadTopologyFile, parseTopology, TopologyError } from '../../../src/host/sim/topology';
 import { tempDir } from './kernel-tree';
 
 const TOPOLOGIES = join(__dirname, '../../../src/host/sim/topologies');
@@ -88,7 +88,7 @@ describe('topology validation', () => {
 
 describe('layout', () => {
   it('numbers buses depth-first and slots in order, like firmware', () => {
-    const input: TopologyInput = {
+    const input = {
       roots: [
         {
           bus: '00',
