@@ -9,8 +9,7 @@ export const NodeAction = z.enum(['None', 'Prepare', 'Execute', 'Finish', 'Cance
 export const LiveUpdateNodeSpec = withRules(
   z.object({
     planRef: z.object({ name: z.string().min(1).max(253), uid: z.string().min(1).max(64) }).optional(),
-    /** Increments for every new try on this node; every action and report is keyed by (plan uid, node, attempt). */
-    attempt: z.int().min(0).default(0),
+    attempt: z.int().min(0).default(0).describe('Increments for every new try on this node; every action and report is keyed by (plan uid, node, attempt).'),
     action: NodeAction.default('None'),
     target: KernelTarget.optional(),
     preserve: z
@@ -39,8 +38,7 @@ export const DeviceStatus = z.object({
   iommuGroup: z.string().max(16).optional(),
   busMaster: z.boolean(),
   inUse: z.boolean(),
-  /** Bridges above the device, nearest first, up to the root port. */
-  upstream: z.array(Bdf).max(32).default([]),
+  upstream: z.array(Bdf).max(32).default([]).describe('Bridges above the device, nearest first, up to the root port.'),
   physfn: Bdf.optional(),
 });
 
@@ -56,12 +54,10 @@ export const LiveUpdateNodeStatus = z.object({
     .array(z.object({ bdf: Bdf, flags: z.array(z.enum(['busmaster', 'busmaster-bridge'])).min(1).max(2) }))
     .max(512)
     .optional(),
-  /** Endpoints the preservation covers, for kubectl's Devices column. */
-  preservedDevices: z.int().min(0).optional(),
+  preservedDevices: z.int().min(0).optional().describe('Endpoints the preservation covers, for kubectl\'s Devices column.'),
   phase: AgentPhase.optional(),
   observedAttempt: z.int().min(0).optional(),
-  /** The point of no return: set just before reboot(KEXEC). */
-  kexecIssuedAt: Time.optional(),
+  kexecIssuedAt: Time.optional().describe('The point of no return: set just before reboot(KEXEC).'),
   verification: z
     .array(
       z.object({

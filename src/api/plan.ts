@@ -6,8 +6,7 @@ export const NodeName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[
 
 export const Target = z.object({
   kernel: KernelTarget,
-  /** Release globs (* and ?) the running kernel must match: the handover ABI has no cross-version guarantee. */
-  compatibleFrom: z.array(z.string().min(1).max(128).regex(/^[A-Za-z0-9._+~*?-]+$/, 'must be a release pattern like 6.19.*')).min(1).max(32),
+  compatibleFrom: z.array(z.string().min(1).max(128).regex(/^[A-Za-z0-9._+~*?-]+$/, 'must be a release pattern like 6.19.*')).min(1).max(32).describe('Release globs (* and ?) the running kernel must match: the handover ABI has no cross-version guarantee.'),
 });
 
 export const Selector = withRules(
@@ -25,13 +24,10 @@ export const Selector = withRules(
 
 export const DeviceMatch = withRules(
   z.object({
-    /** vendor:device as 4+4 lowercase hex digits; device may be * (any device of the vendor). */
-    ids: z.array(z.string().regex(/^[0-9a-f]{4}:([0-9a-f]{4}|\*)$/, 'must be vendor:device like 10de:2330 or 10de:*')).max(64).optional(),
-    /** Leading hex digits of the 24-bit class code, e.g. 0302 (3D controller) or 0108 (NVMe). */
-    classPrefixes: z.array(z.string().regex(/^([0-9a-f]{2}){1,3}$/, 'must be 2, 4 or 6 lowercase hex digits')).max(16).optional(),
+    ids: z.array(z.string().regex(/^[0-9a-f]{4}:([0-9a-f]{4}|\*)$/, 'must be vendor:device like 10de:2330 or 10de:*')).max(64).optional().describe('vendor:device as 4+4 lowercase hex digits; device may be * (any device of the vendor).'),
+    classPrefixes: z.array(z.string().regex(/^([0-9a-f]{2}){1,3}$/, 'must be 2, 4 or 6 lowercase hex digits')).max(16).optional().describe('Leading hex digits of the 24-bit class code, e.g. 0302 (3D controller) or 0108 (NVMe).'),
     drivers: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/)).max(16).optional(),
-    /** Only devices some VMM holds open (VFIO group or cdev). */
-    inUseOnly: z.boolean().default(false),
+    inUseOnly: z.boolean().default(false).describe('Only devices some VMM holds open (VFIO group or cdev).'),
   }),
   {
     rule: 'has(self.ids) || has(self.classPrefixes) || has(self.drivers)',
@@ -42,40 +38,33 @@ export const DeviceMatch = withRules(
 
 export const Devices = defaulted(
   z.object({
-    /** Devices whose DMA must survive; empty means every endpoint bound to vfio-pci. */
-    match: z.array(DeviceMatch).max(32).default([]),
-    /** Nodes with matching devices must keep their DMA alive through the update (fail rather than cut DMA). */
-    requirePreservation: z.boolean().default(true),
+    match: z.array(DeviceMatch).max(32).default([]).describe('Devices whose DMA must survive; empty means every endpoint bound to vfio-pci.'),
+    requirePreservation: z.boolean().default(true).describe('Nodes with matching devices must keep their DMA alive through the update (fail rather than cut DMA).'),
     onNodesWithoutDevices: z.enum(['Skip', 'LiveUpdate']).default('Skip'),
   }),
 );
 
 export const Step = z.object({
-  /** Nodes done when this step ends, cumulative (like Argo's setWeight); the first step is the canary. */
-  nodes: intOrPercent(1, 'steps[].nodes'),
-  /** Pause after the step: for a duration, or until spec.strategy.paused is toggled / the pause is removed when absent. */
-  pause: z.object({ duration: positiveDuration('pause.duration').optional() }).optional(),
+  nodes: intOrPercent(1, 'steps[].nodes').describe('Nodes done when this step ends, cumulative (like Argo\'s setWeight); the first step is the canary.'),
+  pause: z.object({ duration: positiveDuration('pause.duration').optional() }).optional().describe('Pause after the step: for a duration, or until spec.strategy.paused is toggled / the pause is removed when absent.'),
 });
 
 export const Window = z.object({
-  /** Standard 5-field cron: minute hour day-of-month month day-of-week. */
   schedule: z
     .string()
     .max(128)
-    .regex(/^\s*([0-9*/,?A-Za-z-]+\s+){4}[0-9*/,?A-Za-z-]+\s*$/, 'must be a 5-field cron expression like "0 2 * * 1-5"'),
-  duration: positiveDuration('window duration', '168h'),
+    .regex(/^\s*([0-9*/,?A-Za-z-]+\s+){4}[0-9*/,?A-Za-z-]+\s*$/, 'must be a 5-field cron expression like "0 2 * * 1-5"')
+    .describe('Standard 5-field cron (minute hour day-of-month month day-of-week) of window starts.'),
+  duration: positiveDuration('window duration', '168h').describe('How long the window stays open after each start.'),
   timeZone: z.string().max(64).regex(/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/, 'must be an IANA time zone like Europe/Paris').default('UTC'),
 });
 
 export const Strategy = defaulted(
   z.object({
-    /** Nodes that may be unavailable at once, counting nodes already NotReady or cordoned by anyone. */
-    maxUnavailable: intOrPercent(1, 'maxUnavailable').default(1),
-    /** Nodes this plan moves through the phases at once. */
-    maxInFlight: intOrPercent(1, 'maxInFlight').default(1),
+    maxUnavailable: intOrPercent(1, 'maxUnavailable').default(1).describe('Nodes that may be unavailable at once, counting nodes already NotReady or cordoned by anyone.'),
+    maxInFlight: intOrPercent(1, 'maxInFlight').default(1).describe('Nodes this plan moves through the phases at once.'),
     steps: z.array(Step).max(32).default([]),
-    /** Wait after a node succeeds before counting it done. */
-    nodeSoak: Duration.default('0s'),
+    nodeSoak: Duration.default('0s').describe('Wait after a node succeeds before counting it done.'),
     order: z.enum(['Name', 'Zone', 'Random']).default('Name'),
     windows: z.array(Window).max(16).default([]),
     paused: z.boolean().default(false),
@@ -106,12 +95,14 @@ export const LiveUpdatePlanSpec = z.object({
   strategy: Strategy,
   failurePolicy: FailurePolicy,
   timeouts: Timeouts,
-  /** Cancel everything before the point of no return and stop. */
   abort: z
     .boolean()
     .default(false)
     // A transition rule (oldSelf): only the apiserver can check it.
-    .meta({ 'x-kubernetes-validations': [{ rule: 'self || !oldSelf', message: 'abort cannot be unset once set: create a new plan to roll again' }] }),
+    .meta({
+      description: 'Cancel everything before the point of no return and stop. Cannot be unset.',
+      'x-kubernetes-validations': [{ rule: 'self || !oldSelf', message: 'abort cannot be unset once set: create a new plan to roll again' }],
+    }),
 });
 
 export const PlanPhase = z.enum(['Pending', 'Previewed', 'WaitingForWindow', 'Progressing', 'Paused', 'Halted', 'Aborting', 'Completed', 'Failed', 'Aborted']);
@@ -144,8 +135,7 @@ export const LiveUpdatePlanStatus = z.object({
   summary: z
     .object({ selected: count, eligible: count, pending: count, inFlight: count, succeeded: count, failed: count, cancelled: count, skipped: count })
     .optional(),
-  /** "succeeded/selected", for kubectl and dashboards. */
-  progress: z.string().max(32).optional(),
+  progress: z.string().max(32).optional().describe('"succeeded/selected", for kubectl and dashboards.'),
   currentStep: count.optional(),
   currentNodes: z.array(NodeName).max(256).optional(),
   failedNodes: z
