@@ -161,17 +161,17 @@ export class SimHost implements Host {
     return host;
   }
 
-  identity(): Promise<HostIdentity> {
+  async identity(): Promise<HostIdentity> {
     this.assertAlive();
     return readIdentity(this.procRoot);
   }
 
-  inventory(): Promise<Inventory> {
+  async inventory(): Promise<Inventory> {
     this.assertAlive();
     return readPciInventory({ sysfsRoot: this.sysfsRoot, procRoot: this.procRoot });
   }
 
-  readBusMaster(bdf: Bdf): Promise<boolean> {
+  async readBusMaster(bdf: Bdf): Promise<boolean> {
     this.assertAlive();
     return readBusMaster(this.sysfsRoot, bdf);
   }
