@@ -78,7 +78,7 @@ describe('LiveUpdatePlan API on the real apiserver', () => {
 
   it('documents fields for kubectl explain', async () => {
     const { stdout } = await kubectl('explain', 'liveupdateplan.spec.strategy.maxUnavailable');
-    assert.match(stdout, /counting nodes already NotReady or cordoned by anyone/);
+    assert.match(stdout.replace(/\s+/g, " "), /counting nodes already NotReady or cordoned by anyone/);
   });
 
   describe(`rejects ${MALFORMED_PLANS.length} malformed plans naming the field`, () => {
