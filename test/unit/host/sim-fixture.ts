@@ -22,8 +22,13 @@ export interface SimNode {
   now: number;
 }
 
-export async function simNode(topology: Topology, options: Partial<SimHostOptions> = {}): Promise<SimNode> {
+/** `faults`, when given, become node-a's list in <dir>/faults.json, the node's fault file. */
+export async function simNode(topology: Topology, options: Partial<SimHostOptions> = {}, faults?: unknown[]): Promise<SimNode> {
   const dir = await mkdtemp(path.join(tmpdir(), 'simhost-'));
+  if (faults) {
+    options = { ...options, faultFile: path.join(dir, 'faults.json') };
+    await writeFile(options.faultFile!, JSON.stringify({ nodes: { 'node-a': faults } }));
+  }
   const node: SimNode = {
     dir,
     reboots: 0,
