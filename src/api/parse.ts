@@ -1,5 +1,6 @@
 // The one way operator and agent read objects from the API: zod parse with errors naming object and field path.
 import type { z } from 'zod';
+import { formatFieldPath } from '../util/field-path';
 import { LiveUpdateNode } from './node';
 import { LiveUpdatePlan } from './plan';
 
@@ -20,15 +21,11 @@ export class ApiParseError extends Error {
   override name = 'ApiParseError';
 }
 
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
-}
-
 function parseWith<S extends z.ZodType>(schema: S, kind: string, object: unknown): z.output<S> {
   const result = schema.safeParse(object);
   if (result.success) return result.data;
   const name = (object as { metadata?: { name?: unknown } } | null)?.metadata?.name;
-  const issues = result.error.issues.map((issue) => ({ path: formatPath(issue.path) || '(root)', message: issue.message }));
+  const issues = result.error.issues.map((issue) => ({ path: formatFieldPath(issue.path) || '(root)', message: issue.message }));
   throw new ApiParseError(kind, typeof name === 'string' ? name : '(unnamed)', issues);
 }
 

@@ -20,6 +20,7 @@
 // host operations: prepare | cancel | load | execute | retrieve | finish; "when" is before (default) or after it.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { formatFieldPath } from '../../util/field-path';
 import { BDF_PATTERN } from '../pci/bdf';
 
 const bdf = z.string().regex(BDF_PATTERN, 'expected a PCI address like "0000:05:00.1"');
@@ -54,15 +55,11 @@ export class FaultFileError extends Error {
   }
 }
 
-/** faults.nodes["node-a"][2].device */
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : `${text}${/^[A-Za-z_]\w*$/.test(String(key)) ? `.${String(key)}` : `[${JSON.stringify(String(key))}]`}`), 'faults');
-}
 
 export function parseFaults(value: unknown, source = 'faults'): FaultFile {
   const result = faultFileSchema.safeParse(value);
   if (result.success) return result.data;
-  throw new FaultFileError(source, result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
+  throw new FaultFileError(source, result.error.issues.map((i) => `${formatFieldPath(i.path, 'faults')}: ${i.message}`));
 }
 
 export async function loadFaultFile(file: string): Promise<FaultFile> {

@@ -2,6 +2,7 @@
 // JSON on disk; every malformed field is reported with its path (e.g. topology.roots[0].ports[1].devices[2].vendor).
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { formatFieldPath } from '../../util/field-path';
 import { formatBdf } from '../pci/bdf';
 import type { Bdf } from '../types';
 
@@ -417,9 +418,7 @@ export const topologySchema = topologyShape.superRefine((topology, ctx) => {
 });
 
 /** topology.roots[0].ports[1].devices[2].vendor */
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : `${text}.${String(key)}`), 'topology');
-}
+export const formatPath = (path: readonly PropertyKey[]): string => formatFieldPath(path, 'topology');
 
 export class TopologyError extends Error {
   constructor(
