@@ -2,9 +2,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalControlPlane } from '../envtest/control-plane';
+import { packageRoot } from '../util/package-root';
 import { parseOptions } from './usage';
 
-const ROOT = path.resolve(__dirname, '../..');
+const ROOT = packageRoot();
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseOptions({

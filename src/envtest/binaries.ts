@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
+import { projectPath } from '../util/package-root';
 
-const SCRIPT = path.resolve(__dirname, '../../scripts/control-plane-binaries.sh');
+const SCRIPT = projectPath('scripts', 'control-plane-binaries.sh');
 
 export interface ControlPlaneBinaries {
   dir: string;

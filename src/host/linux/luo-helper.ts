@@ -2,9 +2,8 @@
 // program): spawns `luo-helper serve`, which becomes the long-lived holder of /dev/liveupdate and of the session
 // fds, and exchanges one command line / one JSON reply line at a time.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { projectPath } from '../../util/package-root';
 
 export interface HelperReply {
   ok: boolean;
@@ -26,12 +25,9 @@ export class LuoCallError extends Error {
   }
 }
 
-/** native/build/luo-helper next to the sources (ts-node) or next to dist/ (compiled); LIVEUPDATE_LUO_HELPER overrides. */
+/** The project's native/build/luo-helper (from src/ or dist/); LIVEUPDATE_LUO_HELPER overrides. */
 export function defaultHelperPath(): string {
-  const fromEnv = process.env['LIVEUPDATE_LUO_HELPER'];
-  if (fromEnv) return fromEnv;
-  const candidates = [3, 4].map((up) => path.resolve(__dirname, ...Array<string>(up).fill('..'), 'native/build/luo-helper'));
-  return candidates.find((candidate) => existsSync(candidate)) ?? candidates[0]!;
+  return process.env['LIVEUPDATE_LUO_HELPER'] || projectPath('native', 'build', 'luo-helper');
 }
 
 export class LuoHelper {
