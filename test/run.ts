@@ -1,6 +1,6 @@
 // Test runner: finds *.test.ts files (Node's runner neither globs nor finds .ts by itself), starts one shared
 // control plane for suites that need the API, runs node's test runner, and always stops what it started.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,12 +26,16 @@ async function main(): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' };
   let plane: LocalControlPlane | undefined;
   let kubeconfigDir: string | undefined;
+  let child: ChildProcess | undefined;
   const cleanup = async (): Promise<void> => {
     await plane?.stop();
     if (kubeconfigDir) await rm(kubeconfigDir, { recursive: true, force: true });
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+    process.once(signal, () => {
+      child?.kill(signal);
+      void cleanup().finally(() => process.exit(130));
+    });
   }
   try {
     if (SUITES_NEEDING_API.has(suite)) {
@@ -45,8 +49,8 @@ async function main(): Promise<number> {
     }
     const concurrency = String(Math.max(1, os.availableParallelism()));
     const args = ['--test', `--test-concurrency=${concurrency}`, '-r', 'ts-node/register', ...files];
-    const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
-    return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+    child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
+    return await new Promise<number>((resolve) => child?.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
   } finally {
     await cleanup();
   }
