@@ -9,6 +9,7 @@ import { mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { parseBdf } from '../pci/bdf';
 import { classifyFdTarget, type OpenVfioFiles } from '../pci/in-use';
 import { readVfioDevice } from '../pci/sysfs-read';
 import type { AttemptKey, Bdf, Luo, LuoApi, LuoHandover, LuoLegacyState } from '../types';
@@ -48,10 +49,9 @@ export function sessionName(key: AttemptKey): string {
 
 /** Token of a device inside its session: the BDF packed into a u64 (domain, bus, devfn), unique per host. */
 export function deviceToken(bdf: Bdf): string {
-  const match = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/.exec(bdf);
-  if (!match) throw new Error(`not a PCI address: "${bdf}"`);
-  const [, domain, bus, device, fn] = match;
-  return String(parseInt(domain!, 16) * 0x10000 + parseInt(bus!, 16) * 0x100 + parseInt(device!, 16) * 8 + Number(fn));
+  const address = parseBdf(bdf);
+  if (!address) throw new Error(`not a PCI address: "${bdf}"`);
+  return String(address.domain * 0x10000 + address.bus * 0x100 + address.device * 8 + address.fn);
 }
 
 export class LinuxLuo implements Luo {

@@ -1,14 +1,22 @@
 // PCI addresses as the kernel names them in sysfs.
+import { BDF_PATTERN } from '../../api/fields';
 import type { Bdf } from '../types';
 
-/** domain:bus:device.function, lowercase hex, e.g. 0000:05:00.1. */
-export const BDF_PATTERN = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
+/** domain:bus:device.function, lowercase hex, e.g. 0000:05:00.1: the API's pattern, so host and API agree. */
+export { BDF_PATTERN };
 
 /** A root bus directory (pci<domain>:<bus>, e.g. pci0000:04): a bus, not a device. */
 export const ROOT_BUS_PATTERN = /^pci[0-9a-f]{4,}:[0-9a-f]{2}$/;
 
 export function isBdf(text: string): text is Bdf {
   return BDF_PATTERN.test(text);
+}
+
+/** The numeric parts of an address; undefined when it is not one. */
+export function parseBdf(text: string): { domain: number; bus: number; device: number; fn: number } | undefined {
+  if (!isBdf(text)) return undefined;
+  const [domain, bus, device, fn] = text.split(/[:.]/).map((part) => parseInt(part, 16)) as [number, number, number, number];
+  return { domain, bus, device, fn };
 }
 
 export function formatBdf(domain: number, bus: number, device: number, fn: number): Bdf {

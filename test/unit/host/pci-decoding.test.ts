@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { compareBdf, formatBdf, isBdf } from '../../../src/host/pci/bdf';
+import { compareBdf, formatBdf, isBdf, parseBdf } from '../../../src/host/pci/bdf';
 import { upstreamFromDevicePath } from '../../../src/host/pci/chain';
 import { busMasterEnabled } from '../../../src/host/pci/config';
 import { classifyFdTarget } from '../../../src/host/pci/in-use';
@@ -97,4 +97,10 @@ describe('open file classification', () => {
     assert.deepEqual([...found.groups], ['12']);
     assert.deepEqual([...found.cdevs], ['vfio3']);
   });
+});
+
+it('parses a PCI address into its numbers and back', () => {
+  assert.deepEqual(parseBdf('0001:b7:1f.7'), { domain: 1, bus: 0xb7, device: 0x1f, fn: 7 });
+  assert.equal(formatBdf(1, 0xb7, 0x1f, 7), '0001:b7:1f.7');
+  assert.equal(parseBdf('0000:05:00.8'), undefined);
 });
