@@ -36,6 +36,7 @@ export class LocalControlPlane {
     readonly runDir: string,
     readonly admin: Endpoint,
     private readonly processes: ManagedProcess[],
+    private readonly killOnExit: () => void,
   ) {}
 
   static async start(options: ControlPlaneOptions = {}): Promise<LocalControlPlane> {
@@ -46,21 +47,19 @@ export class LocalControlPlane {
     const runDir = await mkdtemp(path.join(os.tmpdir(), RUN_DIR_PREFIX));
     await writeFile(path.join(runDir, 'owner.pid'), String(process.pid));
     const processes: ManagedProcess[] = [];
-    const killAll = (): void => processes.forEach((p) => p.killNow());
-    process.once('exit', killAll);
+    // Last resort: a process that exits without stop() (a crashed test, process.exit) takes them along.
+    const killOnExit = (): void => processes.forEach((p) => p.killNow());
+    process.on('exit', killOnExit);
     try {
       const etcdUrl = await startEtcd(binaries, runDir, processes, timeoutMs, log);
       const admin = await startApiserver(binaries, runDir, etcdUrl, processes, timeoutMs, log);
-      const plane = new LocalControlPlane(binaries, runDir, admin, processes);
-      if (options.crdDir) await installCrds(plane.admin, options.crdDir, timeoutMs, log);
-      return plane;
+      if (options.crdDir) await installCrds(admin, options.crdDir, timeoutMs, log);
+      return new LocalControlPlane(binaries, runDir, admin, processes, killOnExit);
     } catch (err) {
+      process.removeListener('exit', killOnExit);
       await Promise.all(processes.map((p) => p.stop()));
       await rm(runDir, { recursive: true, force: true });
       throw err;
-    } finally {
-      process.removeListener('exit', killAll);
-      process.once('exit', killAll);
     }
   }
 
@@ -77,6 +76,7 @@ export class LocalControlPlane {
   async stop(): Promise<void> {
     // apiserver first: it holds connections to etcd.
     for (const p of [...this.processes].reverse()) await p.stop();
+    process.removeListener('exit', this.killOnExit);
     await rm(this.runDir, { recursive: true, force: true });
   }
 }
