@@ -6,10 +6,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import fc from 'fast-check';
+import { parsePlan } from '../../src/api/parse';
 import { nodeResource, planResource, type ClusterResource } from '../../src/kube/cluster-resource';
 import type { LiveUpdateNode } from '../../src/api/node';
 import type { LiveUpdatePlan } from '../../src/api/plan';
 import { adminKubeConfig, uniqueName } from '../support/kube';
+import { validPlanSpec } from '../support/plan-arbitrary';
 import { MALFORMED_PLANS, malformedPlan, validPlan } from '../support/plans';
 
 const run = promisify(execFile);
@@ -134,5 +137,22 @@ describe('LiveUpdatePlan API on the real apiserver', () => {
     const { stdout } = await kubectl('get', 'lun', name);
     assert.match(stdout, new RegExp(`^NAME\\s+PLAN\\s+PHASE\\s+KERNEL\\s+DEVICES\\s+AGE\\n${name}\\s+p\\s+Prepared\\s+6\\.19\\.3-lu1\\s+1\\s+\\S+`));
     await nodes.delete(name);
+  });
+});
+
+describe('zod and the apiserver agree on valid plans', () => {
+  it('accepts every random plan zod accepts, and fills in the same defaults', async () => {
+    const plans = planResource(adminKubeConfig());
+    await fc.assert(
+      fc.asyncProperty(validPlanSpec, async (spec) => {
+        const name = uniqueName('random');
+        const body = { apiVersion: 'liveupdate.dev/v1alpha1', kind: 'LiveUpdatePlan', metadata: { name }, spec };
+        const expected = parsePlan(body).spec; // zod's defaults
+        const stored = await plans.create(body); // the apiserver's defaults
+        await plans.delete(name);
+        assert.deepEqual(stored.spec, expected);
+      }),
+      { numRuns: 40 },
+    );
   });
 });
