@@ -23,12 +23,12 @@ export interface Rule<T> extends CelRule {
 
 /** Attaches rules to a schema: the apiserver enforces the CEL, parse() the predicate, with the same field path. */
 export function withRules<S extends z.ZodType>(schema: S, ...rules: Rule<z.output<S>>[]): S {
-  let checked = schema;
+  let checked: S = schema;
   for (const { holds, ...celRule } of rules) {
     const path = celRule.fieldPath ? celRule.fieldPath.slice(1).split('.') : [];
-    checked = checked.refine(holds, { message: celRule.message, path }) as S;
+    checked = checked.refine(holds, { message: celRule.message, path });
   }
-  return checked.meta(cel(...rules.map(({ holds: _, ...celRule }) => celRule))) as S;
+  return checked.meta(cel(...rules.map(({ holds: _, ...celRule }) => celRule)));
 }
 
 /**

@@ -8,7 +8,7 @@ export { BDF_PATTERN };
 /** A root bus directory (pci<domain>:<bus>, e.g. pci0000:04): a bus, not a device. */
 export const ROOT_BUS_PATTERN = /^pci[0-9a-f]{4,}:[0-9a-f]{2}$/;
 
-export function isBdf(text: string): text is Bdf {
+export function isBdf(text: string): boolean {
   return BDF_PATTERN.test(text);
 }
 

@@ -4,7 +4,10 @@ import { execFile } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { inspectReport } from '../../../src/cli/host-inspect';
 import { tempDir } from './kernel-tree';
+
+type Report = ReturnType<typeof inspectReport>;
 
 const REPO = join(__dirname, '../../..');
 const TOPOLOGIES = join(REPO, 'src/host/sim/topologies');
@@ -40,7 +43,7 @@ describe('liveupdate sim sysfs + host inspect', () => {
   it('--json follows the contract and exits 0 when there are no errors', async () => {
     const { code, stdout } = await liveupdate('host', 'inspect', '--sysfs-root', sys, '--proc-root', proc, '--json');
     assert.equal(code, 0);
-    const report = JSON.parse(stdout);
+    const report = JSON.parse(stdout) as Report;
     assert.deepEqual(Object.keys(report).slice(0, 3), ['devices', 'preserve', 'errors']);
     const contract = ['bdf', 'vendor', 'device', 'class', 'driver', 'busMaster', 'bridge', 'upstream', 'iommuGroup', 'physfn', 'inUse'];
     for (const d of report.devices) {
@@ -48,16 +51,17 @@ describe('liveupdate sim sysfs + host inspect', () => {
       assert.match(d.vendor, /^[0-9a-f]{4}$/);
       assert.match(d.device, /^[0-9a-f]{4}$/);
       assert.match(d.class, /^[0-9a-f]{6}$/);
-      for (const nullable of ['driver', 'iommuGroup', 'physfn']) assert.ok(d[nullable] === null || typeof d[nullable] === 'string');
+      for (const nullable of ['driver', 'iommuGroup', 'physfn'] as const) assert.ok(d[nullable] === null || typeof d[nullable] === 'string');
     }
-    const vf = report.devices.find((d: { bdf: string }) => d.bdf === '0000:05:00.1');
+    const vf = report.devices.find((d) => d.bdf === '0000:05:00.1');
+    assert.ok(vf);
     assert.deepEqual(
       [vf.vendor, vf.device, vf.driver, vf.busMaster, vf.upstream, vf.physfn, vf.inUse],
       ['8086', '1457', 'vfio-pci', true, ['0000:04:01.0'], '0000:05:00.0', true],
     );
-    assert.equal(report.devices.find((d: { bdf: string }) => d.bdf === '0000:05:00.3').driver, null);
+    assert.equal(report.devices.find((d) => d.bdf === '0000:05:00.3')?.driver, null);
     assert.deepEqual(
-      report.preserve.map((p: { bdf: string; flags: string[] }) => [p.bdf, p.flags]),
+      report.preserve.map((p) => [p.bdf, p.flags]),
       [
         ['0000:04:01.0', ['busmaster-bridge']],
         ['0000:05:00.1', ['busmaster']],
@@ -70,7 +74,7 @@ describe('liveupdate sim sysfs + host inspect', () => {
   it('--match of a device that cannot be preserved lists it in errors and exits 1', async () => {
     const { code, stdout } = await liveupdate('host', 'inspect', '--sysfs-root', sys, '--proc-root', proc, '--match', '144D:A80A', '--json');
     assert.equal(code, 1);
-    const report = JSON.parse(stdout);
+    const report = JSON.parse(stdout) as Report;
     assert.deepEqual(report.preserve, []);
     assert.deepEqual(report.errors, [
       { bdf: '0000:01:00.0', reason: 'not-vfio', message: 'bound to nvme, not vfio-pci: bind it to vfio-pci first' },
@@ -97,8 +101,8 @@ describe('liveupdate sim sysfs + host inspect', () => {
       await writeFile(join(broken, 'sys/bus/pci/devices/0000:05:00.0/config'), Buffer.alloc(10));
       const { code, stdout } = await liveupdate('host', 'inspect', '--sysfs-root', join(broken, 'sys'), '--proc-root', proc, '--json');
       assert.equal(code, 1);
-      const report = JSON.parse(stdout);
-      assert.deepEqual(report.errors.map((e: { bdf: string; reason: string }) => [e.bdf, e.reason]), [['0000:05:00.0', 'short-config']]);
+      const report = JSON.parse(stdout) as Report;
+      assert.deepEqual(report.errors.map((e) => [e.bdf, e.reason]), [['0000:05:00.0', 'short-config']]);
       assert.equal(report.devices.length, 12);
     } finally {
       await removeBroken();
