@@ -5,12 +5,12 @@
 //  - mainline (Linux 6.19+): no global state; a named session per attempt holds the preserved fds (VFIO cdev of
 //    each device); cancel = close the session fd; finish per session in the new kernel.
 // The ioctls go through native/luo-helper, which stays alive holding the session fds until kexec.
-import { mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseBdf } from '../pci/bdf';
-import { classifyFdTarget, type OpenVfioFiles } from '../pci/in-use';
+import { scanOpenVfioFiles } from '../pci/in-use';
 import { readVfioDevice } from '../pci/sysfs-read';
 import type { AttemptKey, Bdf, Luo, LuoApi, LuoHandover, LuoLegacyState } from '../types';
 import { LIVEUPDATE_SESSION_NAME_LENGTH } from './luo-abi';
@@ -194,22 +194,8 @@ export class LinuxLuo implements Luo {
     const deviceDir = path.join(this.sysfsRoot, 'bus/pci/devices', bdf);
     const cdev = await readVfioDevice(deviceDir);
     if (!cdev) throw new Error(`${bdf}: no VFIO device cdev (${deviceDir}/vfio-dev); bind it to vfio-pci to preserve it`);
-    const holder = await this.findHolder(cdev);
+    const holder = (await scanOpenVfioFiles(this.procRoot)).cdevs.get(cdev);
     return holder ? `pidfd:${holder.pid}:${holder.fd}` : `path:${path.join(this.devRoot, 'vfio/devices', cdev)}`;
-  }
-
-  /** The in-use scan (pci/in-use) says whether a cdev is open; preserving needs which process and fd hold it. */
-  private async findHolder(cdev: string): Promise<{ pid: number; fd: number } | undefined> {
-    const pids = (await readdir(this.procRoot).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n));
-    for (const pid of pids) {
-      const fdDir = path.join(this.procRoot, pid, 'fd');
-      for (const fd of await readdir(fdDir).catch(() => [] as string[])) {
-        const open: OpenVfioFiles = { groups: new Set(), cdevs: new Set() };
-        classifyFdTarget(await readlink(path.join(fdDir, fd)).catch(() => ''), open);
-        if (open.cdevs.has(cdev)) return { pid: Number(pid), fd: Number(fd) };
-      }
-    }
-    return undefined;
   }
 
   private recordFile(key: AttemptKey): string {

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { compareBdf, formatBdf, isBdf, parseBdf } from '../../../src/host/pci/bdf';
 import { upstreamFromDevicePath } from '../../../src/host/pci/chain';
 import { busMasterEnabled } from '../../../src/host/pci/config';
-import { classifyFdTarget } from '../../../src/host/pci/in-use';
+import { classifyFdTarget, type OpenVfioFiles } from '../../../src/host/pci/in-use';
 import { isBridgeClass, parseClass, parseDeviceId, parseDriverOverride, parseId } from '../../../src/host/pci/sysfs-values';
 
 describe('sysfs attribute values', () => {
@@ -91,11 +91,11 @@ describe('bridge chain from a device directory', () => {
 
 describe('open file classification', () => {
   it('recognises VFIO group files and device cdevs only', () => {
-    const found = { groups: new Set<string>(), cdevs: new Set<string>() };
-    for (const target of ['/dev/vfio/12', '/dev/vfio/vfio', '/dev/vfio/devices/vfio3', '/dev/iommu', '/dev/vfio/12x', 'anon_inode:[vfio-device]'])
-      classifyFdTarget(target, found);
+    const found: OpenVfioFiles = { groups: new Set(), cdevs: new Map() };
+    const targets = ['/dev/vfio/12', '/dev/vfio/vfio', '/dev/vfio/devices/vfio3', '/dev/iommu', '/dev/vfio/12x', 'anon_inode:[vfio-device]', '/dev/vfio/devices/vfio3'];
+    targets.forEach((target, fd) => classifyFdTarget(target, { pid: 42, fd }, found));
     assert.deepEqual([...found.groups], ['12']);
-    assert.deepEqual([...found.cdevs], ['vfio3']);
+    assert.deepEqual([...found.cdevs], [['vfio3', { pid: 42, fd: 2 }]], 'the first holder of a cdev is kept');
   });
 });
 
