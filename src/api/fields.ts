@@ -6,12 +6,11 @@ export const GROUP = 'liveupdate.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
-/** A CEL rule for x-kubernetes-validations; fieldPath/reason make the apiserver's message name the field. */
+/** A CEL rule for x-kubernetes-validations; fieldPath makes the apiserver's message name the field. */
 export interface CelRule {
   rule: string;
   message: string;
   fieldPath?: string;
-  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
 }
 
 export const cel = (...rules: CelRule[]) => ({ 'x-kubernetes-validations': rules });
