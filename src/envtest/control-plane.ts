@@ -2,12 +2,11 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveBinaries, type ControlPlaneBinaries } from './binaries';
 import { freePort } from './free-port';
+import { ControlPlaneError, httpGet, kubeconfigFor, type Endpoint } from './endpoint';
 import { installCrds } from './install-crds';
 import { ManagedProcess } from './managed-process';
 import { reapStaleRuns, RUN_DIR_PREFIX } from './stale-runs';
@@ -19,14 +18,6 @@ export interface ControlPlaneOptions {
   startTimeoutMs?: number;
   log?: (message: string) => void;
 }
-
-export interface Endpoint {
-  server: string;
-  caData: string;
-  token: string;
-}
-
-export class ControlPlaneError extends Error {}
 
 const ADMIN_USER = 'envtest-admin';
 
@@ -69,8 +60,8 @@ export class LocalControlPlane {
   }
 
   /** A kubeconfig document (YAML-compatible JSON) for the admin identity. */
-  kubeconfig(endpoint: Endpoint = this.admin, user = ADMIN_USER): string {
-    return kubeconfigFor(endpoint, user);
+  kubeconfig(): string {
+    return kubeconfigFor(this.admin, ADMIN_USER);
   }
 
   async stop(): Promise<void> {
@@ -79,21 +70,6 @@ export class LocalControlPlane {
     process.removeListener('exit', this.killOnExit);
     await rm(this.runDir, { recursive: true, force: true });
   }
-}
-
-export function kubeconfigFor(endpoint: Endpoint, user: string): string {
-  return JSON.stringify(
-    {
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'envtest', cluster: { server: endpoint.server, 'certificate-authority-data': Buffer.from(endpoint.caData).toString('base64') } }],
-      users: [{ name: user, user: { token: endpoint.token } }],
-      contexts: [{ name: user, context: { cluster: 'envtest', user } }],
-      'current-context': user,
-    },
-    null,
-    2,
-  );
 }
 
 async function startEtcd(
@@ -186,17 +162,4 @@ async function waitFor(proc: ManagedProcess, timeoutMs: number, ready: () => Pro
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-export function httpGet(url: string, auth?: { ca: string; token: string }): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const options = auth ? { ca: auth.ca, headers: { authorization: `Bearer ${auth.token}` } } : {};
-    const request = (url.startsWith('https:') ? https : http).get(url, options, (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString('utf8')));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    request.setTimeout(2000, () => request.destroy(new Error('timeout')));
-    request.on('error', reject);
-  });
 }

@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiException, ApiextensionsV1Api, KubeConfig, loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { ControlPlaneError, httpGet, kubeconfigFor, type Endpoint } from './control-plane';
+import { ControlPlaneError, httpGet, kubeconfigFor, type Endpoint } from './endpoint';
 
 /** Creates (or replaces) every CRD in dir and waits until each is Established and its resource is served. */
 export async function installCrds(admin: Endpoint, dir: string, timeoutMs: number, log: (m: string) => void): Promise<void> {

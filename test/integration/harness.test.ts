@@ -4,7 +4,8 @@ import { chmod, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ControlPlaneError, LocalControlPlane } from '../../src/envtest/control-plane';
+import { LocalControlPlane } from '../../src/envtest/control-plane';
+import { ControlPlaneError } from '../../src/envtest/endpoint';
 
 const alive = (pid: number) => {
   try {
