@@ -43,11 +43,7 @@ export class LinuxKexec implements Kexec {
   }
 
   async load(image: KernelImage): Promise<void> {
-    const kernel = await this.insideImageDir(image.image);
-    const initrd = image.initrd === undefined ? undefined : await this.insideImageDir(image.initrd);
-    const actual = await sha256File(kernel);
-    if (actual !== image.sha256.toLowerCase())
-      throw new KexecError(`${image.image}: sha256 is ${actual}, expected ${image.sha256}; refusing to load it`, 'ChecksumMismatch');
+    const { kernel, initrd } = await verifiedImage(this.options.imageDir, image);
     await this.run(await this.loadArguments(kernel, initrd, image.cmdline));
   }
 
@@ -87,10 +83,6 @@ export class LinuxKexec implements Kexec {
     return text.trim().split(/\s+/).filter((p) => p !== '' && !p.startsWith('BOOT_IMAGE='));
   }
 
-  private insideImageDir(file: string): Promise<string> {
-    return resolveInsideImageDir(this.options.imageDir, file);
-  }
-
   private run(args: string[]): Promise<void> {
     return new Promise((resolve, reject) => {
       const child = spawn(this.kexecPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -103,6 +95,16 @@ export class LinuxKexec implements Kexec {
       });
     });
   }
+}
+
+/** Real paths of the image (and initrd) once both lie inside `imageDir` and the image matches its sha256. */
+export async function verifiedImage(imageDir: string, image: KernelImage): Promise<{ kernel: string; initrd: string | undefined; sha256: string }> {
+  const kernel = await resolveInsideImageDir(imageDir, image.image);
+  const initrd = image.initrd === undefined ? undefined : await resolveInsideImageDir(imageDir, image.initrd);
+  const sha256 = await sha256File(kernel);
+  if (sha256 !== image.sha256.toLowerCase())
+    throw new KexecError(`${image.image}: sha256 is ${sha256}, expected ${image.sha256}; refusing to load it`, 'ChecksumMismatch');
+  return { kernel, initrd, sha256 };
 }
 
 /** The real path of `file` (symlinks resolved), or a KexecError when it lies outside `imageDir` or does not exist. */

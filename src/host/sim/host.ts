@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KexecError, resolveInsideImageDir, sha256File } from '../linux/kexec';
+import { KexecError, verifiedImage } from '../linux/kexec';
 import { readIdentity } from '../linux/host';
 import { sessionName } from '../linux/luo';
 import { readBusMaster, readPciInventory } from '../linux/pci';
@@ -250,8 +250,9 @@ export class SimHost implements Host {
     return (await readPciInventory({ sysfsRoot: this.sysfsRoot, procRoot: this.procRoot })).devices;
   }
 
-  async advanceDma(): Promise<void> {
-    this.state.dma = advanceDma(this.state.dma, await this.devices(), (this.options.clock ?? Date.now)());
+  /** Advances the DMA counters to now; pass the devices when the caller has just read them. */
+  async advanceDma(devices?: PciDevice[]): Promise<void> {
+    this.state.dma = advanceDma(this.state.dma, devices ?? (await this.devices()), (this.options.clock ?? Date.now)());
   }
 
   async setBusMasters(values: Map<Bdf, boolean>): Promise<void> {
@@ -410,12 +411,8 @@ class SimKexec implements Kexec {
     await this.host.crashPoint('load', 'before');
     const failing = await this.host.takeFault('kexec-load-error');
     if (failing) throw new KexecError(failing.message, 'KexecFailed');
-    const kernel = await resolveInsideImageDir(this.host.imageDir, image.image);
-    if (image.initrd !== undefined) await resolveInsideImageDir(this.host.imageDir, image.initrd);
-    const actual = await sha256File(kernel);
-    if (actual !== image.sha256.toLowerCase())
-      throw new KexecError(`${image.image}: sha256 is ${actual}, expected ${image.sha256}; refusing to load it`, 'ChecksumMismatch');
-    this.host.hostState.loaded = { release: releaseOfImage(kernel), sha256: actual };
+    const { kernel, sha256 } = await verifiedImage(this.host.imageDir, image);
+    this.host.hostState.loaded = { release: releaseOfImage(kernel), sha256 };
     await this.host.persist();
     await this.host.crashPoint('load', 'after');
   }
@@ -431,8 +428,8 @@ class SimKexec implements Kexec {
     const state = this.host.hostState;
     if (!state.loaded) throw new KexecError('kexec -e: Nothing has been loaded!', 'KexecFailed');
     const nextRelease = state.loaded.release;
-    await this.host.advanceDma();
     const devices = await this.host.devices();
+    await this.host.advanceDma(devices);
     const preserved = this.host.kernel.kexec();
     const down = (await this.host.takeFault('never-returns')) ? 'never-returns' : (await this.host.takeFault('panic-on-boot')) ? 'panic-on-boot' : undefined;
     const cold = !down && (await this.host.takeFault('cold-reboot'));
