@@ -120,3 +120,14 @@ export const KernelTarget = z.object({
   cmdline: defaulted(KernelCmdline),
 });
 export type KernelTarget = z.infer<typeof KernelTarget>;
+
+/** The metadata fields our code reads; the rest passes through untouched. */
+export const ObjectMeta = z.looseObject({
+  name: z.string().optional(),
+  uid: z.string().optional(),
+  generation: z.int().optional(),
+  resourceVersion: z.string().optional(),
+  deletionTimestamp: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});

@@ -1,6 +1,6 @@
 // LiveUpdateNode (name = the Node's name): the only channel between operator (writes spec) and agent (writes status).
 import { z } from 'zod';
-import { API_VERSION, Bdf, Conditions, KernelTarget, Time, withRules } from './fields';
+import { API_VERSION, Bdf, Conditions, KernelTarget, ObjectMeta, Time, withRules } from './fields';
 
 const hex = (digits: number) => z.string().regex(new RegExp(`^[0-9a-f]{${digits}}$`), `must be ${digits} lowercase hex digits`);
 
@@ -78,7 +78,7 @@ export const LiveUpdateNodeStatus = z.object({
 export const LiveUpdateNode = z.object({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('LiveUpdateNode'),
-  metadata: z.looseObject({ name: z.string().optional(), uid: z.string().optional(), generation: z.int().optional() }),
+  metadata: ObjectMeta,
   spec: LiveUpdateNodeSpec,
   status: LiveUpdateNodeStatus.optional(),
 });

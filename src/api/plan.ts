@@ -1,6 +1,6 @@
 // LiveUpdatePlan: what kernel, which nodes, how fast, which gates, what to do on failure. Its status feeds dashboards.
 import { z } from 'zod';
-import { API_VERSION, Conditions, defaulted, Duration, intOrPercent, KernelTarget, LabelSelector, positiveDuration, Time, withRules } from './fields';
+import { API_VERSION, Conditions, defaulted, Duration, intOrPercent, KernelTarget, LabelSelector, ObjectMeta, positiveDuration, Time, withRules } from './fields';
 
 export const NodeName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes node name');
 
@@ -158,7 +158,7 @@ export const LiveUpdatePlan = z
   .object({
     apiVersion: z.literal(API_VERSION),
     kind: z.literal('LiveUpdatePlan'),
-    metadata: z.looseObject({ name: z.string().optional(), uid: z.string().optional(), generation: z.int().optional() }),
+    metadata: ObjectMeta,
     spec: LiveUpdatePlanSpec,
     status: LiveUpdatePlanStatus.optional(),
   })

@@ -26,7 +26,11 @@ export class LocalControlPlane {
     readonly binaries: ControlPlaneBinaries,
     readonly runDir: string,
     readonly admin: Endpoint,
+    /** etcd's client URL (tests compact it to force 410 Gone). */
+    readonly etcdUrl: string,
     private readonly processes: ManagedProcess[],
+    private readonly apiserver: ApiserverLauncher,
+    private readonly timeoutMs: number,
     private readonly killOnExit: () => void,
   ) {}
 
@@ -43,9 +47,11 @@ export class LocalControlPlane {
     process.on('exit', killOnExit);
     try {
       const etcdUrl = await startEtcd(binaries, runDir, processes, timeoutMs, log);
-      const admin = await startApiserver(binaries, runDir, etcdUrl, processes, timeoutMs, log);
+      const apiserver = await apiserverLauncher(binaries, runDir, etcdUrl, log);
+      await apiserver.launch(timeoutMs, (p) => processes.push(p));
+      const admin = apiserver.endpoint;
       if (options.crdDir) await installCrds(admin, options.crdDir, timeoutMs, log);
-      return new LocalControlPlane(binaries, runDir, admin, processes, killOnExit);
+      return new LocalControlPlane(binaries, runDir, admin, etcdUrl, processes, apiserver, timeoutMs, killOnExit);
     } catch (err) {
       process.removeListener('exit', killOnExit);
       await Promise.all(processes.map((p) => p.stop()));
@@ -62,6 +68,17 @@ export class LocalControlPlane {
   /** A kubeconfig document (YAML-compatible JSON) for the admin identity. */
   kubeconfig(): string {
     return kubeconfigFor(this.admin, ADMIN_USER);
+  }
+
+  /**
+   * Stops kube-apiserver and starts it again on the same port, certificates and etcd, as a control-plane upgrade or
+   * crash does: clients keep their kubeconfig; watches break; the watch cache restarts from etcd.
+   */
+  async restartApiserver(downMs = 0): Promise<void> {
+    const index = this.processes.findIndex((p) => p.name === 'kube-apiserver');
+    await this.processes[index]?.stop();
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+    await this.apiserver.launch(this.timeoutMs, (p) => this.processes.splice(index, 1, p));
   }
 
   async stop(): Promise<void> {
@@ -98,14 +115,13 @@ async function startEtcd(
   return client;
 }
 
-async function startApiserver(
-  binaries: ControlPlaneBinaries,
-  runDir: string,
-  etcdUrl: string,
-  processes: ManagedProcess[],
-  timeoutMs: number,
-  log: (m: string) => void,
-): Promise<Endpoint> {
+interface ApiserverLauncher {
+  endpoint: Endpoint;
+  /** Starts kube-apiserver (`track` gets the process at once, for cleanup) and resolves once it serves; same port and certificates every time. */
+  launch(timeoutMs: number, track: (process: ManagedProcess) => void): Promise<void>;
+}
+
+async function apiserverLauncher(binaries: ControlPlaneBinaries, runDir: string, etcdUrl: string, log: (m: string) => void): Promise<ApiserverLauncher> {
   const certDir = path.join(runDir, 'certs');
   await mkdir(certDir);
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -117,7 +133,7 @@ async function startApiserver(
   const tokenFile = path.join(certDir, 'tokens.csv');
   await writeFile(tokenFile, `${token},${ADMIN_USER},${ADMIN_USER},"system:masters"\n`);
   const port = await freePort();
-  const apiserver = new ManagedProcess('kube-apiserver', binaries.kubeApiserver, [
+  const args = [
     `--etcd-servers=${etcdUrl}`,
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1', // these machines have no default route
@@ -131,21 +147,32 @@ async function startApiserver(
     '--authorization-mode=RBAC',
     '--disable-admission-plugins=ServiceAccount',
     '--allow-privileged=true',
-  ]);
-  processes.push(apiserver);
+  ];
   const server = `https://127.0.0.1:${port}`;
-  log(`kube-apiserver starting on ${server}`);
   const caFile = path.join(certDir, 'apiserver.crt');
-  let caData = '';
-  await waitFor(apiserver, timeoutMs, async () => {
-    if (!existsSync(caFile)) return false;
-    caData ||= await readFile(caFile, 'utf8');
-    const readyz = await httpGet(`${server}/readyz`, { ca: caData, token });
-    if (readyz.status !== 200) return false;
-    // The bootstrap controller creates `default` shortly after /readyz; clients expect it.
-    return (await httpGet(`${server}/api/v1/namespaces/default`, { ca: caData, token })).status === 200;
-  });
-  return { server, caData, token };
+  const endpoint: Endpoint = { server, caData: '', token };
+  return {
+    endpoint,
+    async launch(timeoutMs, track) {
+      const apiserver = new ManagedProcess('kube-apiserver', binaries.kubeApiserver, args);
+      track(apiserver);
+      log(`kube-apiserver starting on ${server}`);
+      try {
+        await waitFor(apiserver, timeoutMs, async () => {
+          if (!existsSync(caFile)) return false;
+          // Self-signed on first start, reused from --cert-dir afterwards: clients keep trusting it across restarts.
+          endpoint.caData ||= await readFile(caFile, 'utf8');
+          const readyz = await httpGet(`${server}/readyz`, { ca: endpoint.caData, token });
+          if (readyz.status !== 200) return false;
+          // The bootstrap controller creates `default` shortly after /readyz; clients expect it.
+          return (await httpGet(`${server}/api/v1/namespaces/default`, { ca: endpoint.caData, token })).status === 200;
+        });
+      } catch (err) {
+        await apiserver.stop();
+        throw err;
+      }
+    },
+  };
 }
 
 /** Polls `ready` until true; fails fast with the process's last log lines if it exits or the deadline passes. */
