@@ -15,8 +15,9 @@ export function errorSummary(err: unknown): string {
   if (err && typeof err === 'object') {
     const e = err as { code?: unknown; statusCode?: unknown; message?: unknown; name?: unknown };
     const status = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
-    const message = typeof e.message === 'string' ? e.message.split('\n')[0] : String(err);
-    return status === undefined ? `${String(e.name ?? 'Error')}: ${message}` : `HTTP ${status}: ${message}`;
+    const message = typeof e.message === 'string' ? e.message.split('\n')[0] : JSON.stringify(err);
+    const name = typeof e.name === 'string' ? e.name : 'Error';
+    return status === undefined ? `${name}: ${message}` : `HTTP ${status}: ${message}`;
   }
   return String(err);
 }
