@@ -121,6 +121,19 @@ export const KernelTarget = z.object({
 });
 export type KernelTarget = z.infer<typeof KernelTarget>;
 
+export const CompatibleFrom = z
+  .array(z.string().min(1).max(128).regex(/^[A-Za-z0-9._+~*?-]+$/, 'must be a release pattern like 6.19.*'))
+  .min(1)
+  .max(32)
+  .describe('Release globs (* and ?) the running kernel must match: the handover ABI has no cross-version guarantee.');
+
+/** A release glob (* and ?) as a RegExp. */
+export function releasePattern(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
+export const releaseMatches = (release: string, globs: readonly string[]): boolean => globs.some((g) => releasePattern(g).test(release));
+
 /** The metadata fields our code reads; the rest passes through untouched. */
 export const ObjectMeta = z.looseObject({
   name: z.string().optional(),

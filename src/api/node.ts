@@ -1,6 +1,6 @@
 // LiveUpdateNode (name = the Node's name): the only channel between operator (writes spec) and agent (writes status).
 import { z } from 'zod';
-import { API_VERSION, Bdf, Conditions, KernelTarget, ObjectMeta, Time, withRules } from './fields';
+import { API_VERSION, Bdf, CompatibleFrom, Conditions, KernelTarget, ObjectMeta, Time, withRules } from './fields';
 
 const hex = (digits: number) => z.string().regex(new RegExp(`^[0-9a-f]{${digits}}$`), `must be ${digits} lowercase hex digits`);
 
@@ -12,6 +12,7 @@ export const LiveUpdateNodeSpec = withRules(
     attempt: z.int().min(0).default(0).describe('Increments for every new try on this node; every action and report is keyed by (plan uid, node, attempt).'),
     action: NodeAction.default('None'),
     target: KernelTarget.optional(),
+    compatibleFrom: CompatibleFrom.optional().describe('Copied from the plan: the agent refuses to prepare on a running release that matches none.'),
     preserve: z
       .array(z.object({ bdf: Bdf }))
       .max(256)
@@ -56,6 +57,7 @@ export const LiveUpdateNodeStatus = z.object({
     .optional(),
   preservedDevices: z.int().min(0).optional().describe('Endpoints the preservation covers, for kubectl\'s Devices column.'),
   phase: AgentPhase.optional(),
+  observedPlanUID: z.string().max(64).optional().describe('The plan uid of the request this status answers; with observedAttempt, the key of DESIGN §8.'),
   observedAttempt: z.int().min(0).optional(),
   kexecIssuedAt: Time.optional().describe('The point of no return: set just before reboot(KEXEC).'),
   verification: z

@@ -1,12 +1,12 @@
 // LiveUpdatePlan: what kernel, which nodes, how fast, which gates, what to do on failure. Its status feeds dashboards.
 import { z } from 'zod';
-import { API_VERSION, Conditions, defaulted, Duration, intOrPercent, KernelTarget, LabelSelector, ObjectMeta, positiveDuration, Time, withRules } from './fields';
+import { API_VERSION, Conditions, defaulted, Duration, intOrPercent, CompatibleFrom, KernelTarget, LabelSelector, ObjectMeta, positiveDuration, Time, withRules } from './fields';
 
 export const NodeName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes node name');
 
 export const Target = z.object({
   kernel: KernelTarget,
-  compatibleFrom: z.array(z.string().min(1).max(128).regex(/^[A-Za-z0-9._+~*?-]+$/, 'must be a release pattern like 6.19.*')).min(1).max(32).describe('Release globs (* and ?) the running kernel must match: the handover ABI has no cross-version guarantee.'),
+  compatibleFrom: CompatibleFrom,
 });
 
 export const Selector = withRules(
