@@ -55,6 +55,11 @@ export const LiveUpdateNodeStatus = z.object({
     .array(z.object({ bdf: Bdf, flags: z.array(z.enum(['busmaster', 'busmaster-bridge'])).min(1).max(2) }))
     .max(512)
     .optional(),
+  preservationErrors: z
+    .array(z.object({ bdf: Bdf, reason: z.string().max(64), message: z.string().max(512) }))
+    .max(256)
+    .optional()
+    .describe('Requested devices that cannot be preserved, and why (the operator skips the node as DevicesNotPreservable).'),
   preservedDevices: z.int().min(0).optional().describe('Endpoints the preservation covers, for kubectl\'s Devices column.'),
   phase: AgentPhase.optional(),
   observedPlanUID: z.string().max(64).optional().describe('The plan uid of the request this status answers; with observedAttempt, the key of DESIGN §8.'),

@@ -1,0 +1,264 @@
+// What each step of the phase machine does to the machine, through the Host interface only. Every step ends with a
+// journal written to disk; any failure before the point of no return undoes what was done (LUO cancel, kexec unload).
+import { releaseMatches, type KernelTarget } from '../api/fields';
+import { KexecError } from '../host/linux/kexec';
+import { planPreservation } from '../host/preservation';
+import type { AttemptKey, Bdf, Host, HostIdentity } from '../host/types';
+import type { Logger } from '../kube/log';
+import type { Journal, JournalStore } from './journal';
+
+/** Reasons a step can fail with: a fixed list, so the operator and dashboards can switch on them. */
+export type FailureReason =
+  | 'NoLUO'
+  | 'IncompatibleKernel'
+  | 'DeviceNotReady'
+  | 'NotPreservable'
+  | 'ImageInvalid'
+  | 'KexecLoadFailed'
+  | 'PrepareFailed'
+  | 'KexecRefused'
+  | 'KexecInterrupted'
+  | 'ColdRebooted'
+  | 'WrongKernel'
+  | 'NoHandover'
+  | 'DMALost'
+  | 'DriverChanged'
+  | 'FinishFailed'
+  | 'JournalCorrupt';
+
+export class StepFailure extends Error {
+  constructor(
+    readonly reason: FailureReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StepFailure';
+  }
+}
+
+/** The request fields a step needs (from the LiveUpdateNode spec). */
+export interface PrepareRequest {
+  planUid: string;
+  planName: string;
+  attempt: number;
+  target: KernelTarget;
+  compatibleFrom?: string[];
+  preserve: Bdf[];
+}
+
+/** Simulated hosts measure DMA; a real one cannot (undefined). */
+type DmaReader = () => Promise<Record<Bdf, number>>;
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export class NodeActions {
+  constructor(
+    private readonly host: Host,
+    private readonly store: JournalStore,
+    private readonly node: string,
+    private readonly processId: string,
+    private readonly log: Logger,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  key(journal: Pick<Journal, 'planUid' | 'attempt'>): AttemptKey {
+    return { planUid: journal.planUid, node: this.node, attempt: journal.attempt };
+  }
+
+  private async save(journal: Journal): Promise<Journal> {
+    const next = { ...journal, holder: this.processId, updatedAt: this.now().toISOString() };
+    await this.store.write(next);
+    return next;
+  }
+
+  /** Preflight, kexec load, LUO prepare. Resolves with the journal (Prepared, or Failed with nothing left behind). */
+  async prepare(request: PrepareRequest, identity: HostIdentity): Promise<Journal> {
+    const started = performance.now();
+    let journal: Journal = {
+      version: 1,
+      planUid: request.planUid,
+      planName: request.planName,
+      attempt: request.attempt,
+      phase: 'Preparing',
+      holder: this.processId,
+      target: request.target,
+      preserve: request.preserve,
+      closure: [],
+      before: { bootId: identity.bootId, kernelRelease: identity.kernelRelease, busMaster: {} },
+      timings: {},
+      updatedAt: this.now().toISOString(),
+    };
+    const fail = (reason: FailureReason, text: string) =>
+      this.save({ ...journal, phase: 'Failed', lastError: { reason, message: text }, timings: { prepareMs: performance.now() - started } });
+
+    // Preflight: nothing is touched until every check passed.
+    if ((await this.host.luo.api()) === 'none') return fail('NoLUO', `${this.node}: the running kernel ${identity.kernelRelease} has no Live Update Orchestrator (boot it with liveupdate=on)`);
+    if (request.compatibleFrom && !releaseMatches(identity.kernelRelease, request.compatibleFrom))
+      return fail('IncompatibleKernel', `${this.node}: running release ${identity.kernelRelease} matches none of compatibleFrom [${request.compatibleFrom.join(', ')}]`);
+    const inventory = await this.host.inventory();
+    const plan = planPreservation(inventory, { bdfs: request.preserve });
+    if (plan.errors.length > 0) return fail('DeviceNotReady', plan.errors.map((e) => `${e.bdf}: ${e.message}`).join('; '));
+    const endpoints = plan.preserve.filter((p) => p.flags.includes('busmaster')).map((p) => p.bdf);
+    const probe = await this.host.luo.probe(endpoints);
+    const refused = probe.devices.filter((d) => !d.preservable);
+    if (refused.length > 0) return fail('NotPreservable', refused.map((d) => `${d.bdf}: ${d.reason}`).join('; '));
+
+    journal = await this.save({ ...journal, closure: plan.preserve.map(({ bdf, flags }) => ({ bdf, flags })) });
+    try {
+      await this.host.kexec.load({ image: request.target.image, initrd: request.target.initrd, sha256: request.target.sha256, cmdline: request.target.cmdline });
+    } catch (err) {
+      await this.host.kexec.unload().catch(() => undefined);
+      const invalid = err instanceof KexecError && (err.reason === 'ChecksumMismatch' || err.reason === 'OutsideImageDir');
+      return fail(invalid ? 'ImageInvalid' : 'KexecLoadFailed', `${request.target.image}: ${message(err)}`);
+    }
+    try {
+      await this.host.luo.prepare(this.key(journal), journal.closure.map((c) => c.bdf));
+    } catch (err) {
+      await this.undo(journal);
+      return fail('PrepareFailed', `LUO prepare of ${endpoints.join(', ')}: ${message(err)}`);
+    }
+    return this.save({ ...journal, phase: 'Prepared', timings: { prepareMs: performance.now() - started } });
+  }
+
+  /**
+   * The point of no return: journal Executing with kexecIssuedAt (fsync), `announce` it (the status write), then kexec.
+   * Resolves only if the kernel refused (the old kernel still runs, LUO cancelled) — or, simulated, after the reboot.
+   */
+  async execute(journal: Journal, seenAt: number, announce: (j: Journal) => Promise<void>, dma?: DmaReader): Promise<{ journal: Journal; rebooted: boolean }> {
+    if (journal.phase !== 'Prepared' && journal.phase !== 'Executing') throw new Error(`execute needs a Prepared journal, found ${journal.phase}`);
+    let committed = journal;
+    if (journal.phase === 'Prepared') {
+      const busMaster: Record<Bdf, boolean> = {};
+      for (const { bdf } of journal.closure) busMaster[bdf] = await this.host.readBusMaster(bdf);
+      const before = { ...journal.before, busMaster, ...(dma ? { dma: { at: Date.now(), counters: await dma() } } : {}) };
+      const kexecIssuedAt = this.now().toISOString();
+      committed = await this.save({ ...journal, phase: 'Executing', before, kexecIssuedAt, timings: { ...journal.timings, kexecMs: performance.now() - seenAt } });
+    }
+    await announce(committed);
+    try {
+      await this.host.kexec.execute();
+    } catch (err) {
+      if (err instanceof Error && err.name === 'SimAgentCrash') throw err;
+      this.log.error({ err: message(err) }, 'the kernel refused kexec: cancelling the live update, the old kernel keeps running');
+      await this.undo(committed);
+      const failed = await this.save({ ...committed, phase: 'Failed', lastError: { reason: 'KexecRefused', message: `reboot(KEXEC) failed, still on ${committed.before.kernelRelease}: ${message(err)}` } });
+      return { journal: failed, rebooted: false };
+    }
+    return { journal: committed, rebooted: true };
+  }
+
+  /** After a boot that followed kexec: what came back, device by device. */
+  async verify(journal: Journal, identity: HostIdentity, bootedAt: number | undefined, dma?: DmaReader): Promise<Journal> {
+    const started = performance.now();
+    const kexecAt = journal.kexecIssuedAt ? Date.parse(journal.kexecIssuedAt) : Date.now();
+    const blackoutMs = Math.max(0, (bootedAt ?? Date.now()) - kexecAt);
+    const timings = { ...journal.timings, blackoutMs };
+    const fail = (reason: FailureReason, text: string, extra: Partial<Journal> = {}) =>
+      this.save({ ...journal, ...extra, phase: 'Failed', timings: { ...timings, verifyMs: performance.now() - started }, lastError: { reason, message: text } });
+
+    const handover = await this.host.luo.retrieve();
+    if (identity.kernelRelease === journal.before.kernelRelease && identity.kernelRelease !== journal.target?.release)
+      return fail('ColdRebooted', `${this.node} came back on the old kernel ${identity.kernelRelease} with a new boot id: the machine was reset, preserved state is gone`);
+    if (identity.kernelRelease !== journal.target?.release)
+      return fail('WrongKernel', `${this.node} runs ${identity.kernelRelease}, expected ${journal.target?.release ?? '(no target)'}`);
+    if (handover.sessions.length === 0)
+      return fail('NoHandover', `${this.node} booted ${identity.kernelRelease} but no LUO data was handed over (KHO / liveupdate=on missing?)`);
+    journal = await this.save({ ...journal, phase: 'Rebooted', timings });
+
+    const problems: { reason: FailureReason; text: string }[] = [];
+    let inventory = await this.host.inventory();
+    for (const { bdf, flags } of journal.closure) {
+      const device = inventory.devices.find((d) => d.bdf === bdf);
+      if (flags.includes('busmaster') && device && device.driver === null) {
+        // Newer kernels leave binding to user space: put it back on vfio-pci before anyone retrieves its fd.
+        try {
+          await this.host.bindVfio(bdf);
+        } catch (err) {
+          problems.push({ reason: 'DriverChanged', text: `${bdf}: ${message(err)}` });
+        }
+      }
+    }
+    inventory = await this.host.inventory();
+    const after = dma ? { at: Date.now(), counters: await dma() } : undefined;
+    const verification: NonNullable<Journal['verification']> = [];
+    for (const { bdf, flags } of journal.closure) {
+      const device = inventory.devices.find((d) => d.bdf === bdf);
+      const endpoint = flags.includes('busmaster');
+      const busMasterBefore = journal.before.busMaster[bdf] ?? true;
+      const busMasterAfter = device?.busMaster ?? false;
+      const entry: NonNullable<Journal['verification']>[number] = { bdf, busMasterBefore, busMasterAfter };
+      if (device?.driver) entry.driverAfter = device.driver;
+      if (!device) problems.push({ reason: 'DMALost', text: `${bdf}: gone after kexec` });
+      else if (busMasterBefore && !busMasterAfter) problems.push({ reason: 'DMALost', text: `${bdf}: bus master cleared by the kexec${endpoint ? '' : ' (a bridge: DMA below it stopped)'}` });
+      if (endpoint && device?.driver && device.driver !== 'vfio-pci') problems.push({ reason: 'DriverChanged', text: `${bdf}: bound to ${device.driver} after kexec, not vfio-pci` });
+      if (endpoint && after && journal.before.dma) {
+        // DMA time must have advanced for the whole interval: a stop of even a moment shows as a shortfall.
+        const elapsed = after.at - journal.before.dma.at;
+        const advanced = (after.counters[bdf] ?? 0) - (journal.before.dma.counters[bdf] ?? 0);
+        entry.dmaContinuous = advanced >= elapsed * 0.98;
+        if (!entry.dmaContinuous) problems.push({ reason: 'DMALost', text: `${bdf}: DMA ran ${Math.round(advanced)} ms of ${Math.round(elapsed)} ms through the kexec` });
+      }
+      verification.push(entry);
+    }
+    if (problems.length > 0) {
+      const first = problems[0]!;
+      return fail(first.reason, problems.map((p) => p.text).join('; '), { verification });
+    }
+    return this.save({ ...journal, phase: 'Verified', verification, timings: { ...timings, verifyMs: performance.now() - started } });
+  }
+
+  async finish(journal: Journal): Promise<Journal> {
+    const started = performance.now();
+    try {
+      await this.host.luo.finish(this.key(journal));
+    } catch (err) {
+      return this.save({ ...journal, phase: 'Failed', lastError: { reason: 'FinishFailed', message: `LUO finish: ${message(err)}` }, timings: { ...journal.timings, finishMs: performance.now() - started } });
+    }
+    return this.save({ ...journal, phase: 'Finished', timings: { ...journal.timings, finishMs: performance.now() - started } });
+  }
+
+  /** Cancel before the point of no return; a cancel of an attempt never prepared still records Cancelled for its key. */
+  async cancel(journal: Journal, reason?: { reason: string; message: string }): Promise<Journal> {
+    await this.undo(journal);
+    const cancelled: Journal = { ...journal, phase: 'Cancelled' };
+    if (reason) cancelled.lastError = reason;
+    else delete cancelled.lastError;
+    return this.save(cancelled);
+  }
+
+  /** Legacy LUO survives the agent: keep the Prepared state if the kernel still holds it. */
+  async adopt(journal: Journal): Promise<Journal> {
+    if ((await this.host.luo.state()) === 'prepared') return this.save(journal);
+    return this.cancel(journal, { reason: 'AgentRestarted', message: 'the agent restarted and the kernel no longer holds the prepared state' });
+  }
+
+  async failInterruptedKexec(journal: Journal): Promise<Journal> {
+    await this.undo(journal);
+    return this.save({
+      ...journal,
+      phase: 'Failed',
+      lastError: {
+        reason: 'KexecInterrupted',
+        message: `the agent restarted after committing to kexec at ${journal.kexecIssuedAt ?? '?'} but the machine never rebooted (same boot id); LUO state cancelled, ${journal.before.kernelRelease} keeps running`,
+      },
+    });
+  }
+
+  async refuseCancel(journal: Journal): Promise<Journal> {
+    return this.save({
+      ...journal,
+      lastError: { reason: 'PastPointOfNoReturn', message: `Cancel refused: kexec was issued at ${journal.kexecIssuedAt ?? '?'}; only Verified / Finished or Failed from here` },
+    });
+  }
+
+  /** LUO cancel and kexec unload; both are idempotent and neither may stop the other. */
+  private async undo(journal: Journal): Promise<void> {
+    if ((await this.host.luo.api()) !== 'none') {
+      await this.host.luo.cancel(this.key(journal)).catch((err: unknown) => {
+        if (err instanceof Error && err.name === 'SimAgentCrash') throw err;
+        this.log.error({ err: message(err) }, 'LUO cancel failed');
+      });
+    }
+    await this.host.kexec.unload().catch((err: unknown) => this.log.error({ err: message(err) }, 'kexec unload failed'));
+  }
+}

@@ -1,0 +1,119 @@
+// The agent's phase machine, pure: (the operator's request, the journal, this boot, this process) → the next step.
+// Everything the agent does starts here, so the two guards of DESIGN §8 live in one place a test can enumerate:
+// Execute only when the journal says Prepared for the same (plan uid, attempt); no Cancel past kexecIssuedAt.
+import type { LuoApi } from '../host/types';
+import type { Journal, JournalPhase } from './journal';
+
+export type RequestedAction = 'None' | 'Prepare' | 'Execute' | 'Finish' | 'Cancel';
+
+export interface Request {
+  planUid?: string;
+  attempt: number;
+  action: RequestedAction;
+}
+
+export interface Situation {
+  request: Request;
+  journal: Journal | undefined;
+  bootId: string;
+  api: LuoApi;
+  /** This agent process (a mainline session dies with the process that holds it). */
+  processId: string;
+}
+
+export type IgnoreReason = 'StaleAttempt' | 'OtherAttemptInProgress' | 'OtherPlanInProgress' | 'NotPrepared' | 'NotVerified';
+
+export type Step =
+  | { kind: 'idle' }
+  | { kind: 'ignore'; reason: IgnoreReason; message: string }
+  | { kind: 'prepare' }
+  | { kind: 'execute' }
+  /** Booted since kexec: check what came back. */
+  | { kind: 'verify' }
+  /** Committed to kexec, then restarted on the same boot: the kexec never happened. Fail, clean up, never retry it. */
+  | { kind: 'kexec-interrupted' }
+  /** Prepared by an earlier process whose LUO session died with it (mainline), or mid-prepare: report Cancelled. */
+  | { kind: 'restarted-while-prepared' }
+  /** Legacy LUO keeps its global state across agent restarts: carry on as the journal says. */
+  | { kind: 'adopt' }
+  | { kind: 'finish' }
+  | { kind: 'cancel' }
+  | { kind: 'refuse-cancel' };
+
+/** Phases at or past the point of no return (kexecIssuedAt). */
+export const PAST_NO_RETURN: ReadonlySet<JournalPhase> = new Set(['Executing', 'Rebooted', 'Verified', 'Finished']);
+const ACTIVE: ReadonlySet<JournalPhase> = new Set(['Preparing', 'Prepared', 'Executing', 'Rebooted', 'Verified']);
+
+export const isActive = (journal: Journal | undefined): boolean => journal !== undefined && ACTIVE.has(journal.phase);
+
+export function decide(s: Situation): Step {
+  const recovery = recover(s);
+  if (recovery) return recovery;
+
+  const { request, journal } = s;
+  if (request.action === 'None' || !request.planUid) return { kind: 'idle' };
+
+  const sameKey = journal !== undefined && journal.planUid === request.planUid && journal.attempt === request.attempt;
+  if (journal && !sameKey) {
+    if (journal.planUid === request.planUid && request.attempt < journal.attempt)
+      return { kind: 'ignore', reason: 'StaleAttempt', message: `${request.action} for attempt ${request.attempt} ignored: this node is at attempt ${journal.attempt} of the plan` };
+    // An active journal is never overwritten by another key: its state (a held session, a loaded kernel) must be
+    // cancelled or finished under its own key first.
+    if (isActive(journal))
+      return {
+        kind: 'ignore',
+        reason: journal.planUid === request.planUid ? 'OtherAttemptInProgress' : 'OtherPlanInProgress',
+        message: `${request.action} for attempt ${request.attempt} of plan uid ${request.planUid} ignored: attempt ${journal.attempt} of plan ${journal.planName} (${journal.planUid}) is ${journal.phase}`,
+      };
+  }
+
+  if (!sameKey) {
+    // Nothing was done for this key yet.
+    switch (request.action) {
+      case 'Prepare':
+        return { kind: 'prepare' };
+      case 'Cancel':
+        return { kind: 'cancel' };
+      case 'Execute':
+        return { kind: 'ignore', reason: 'NotPrepared', message: `Execute for attempt ${request.attempt} refused: the journal holds no Prepared state for it` };
+      case 'Finish':
+        return { kind: 'ignore', reason: 'NotVerified', message: `Finish for attempt ${request.attempt} ignored: nothing was verified for it` };
+    }
+  }
+
+  const phase = journal!.phase;
+  switch (request.action) {
+    case 'Prepare':
+      return { kind: 'idle' }; // done, or failed: a new try comes with a new attempt
+    case 'Execute':
+      if (phase === 'Prepared') return { kind: 'execute' };
+      if (phase === 'Preparing') return { kind: 'ignore', reason: 'NotPrepared', message: `Execute for attempt ${request.attempt} refused: prepare has not completed` };
+      return { kind: 'idle' };
+    case 'Finish':
+      return phase === 'Verified' ? { kind: 'finish' } : { kind: 'idle' };
+    case 'Cancel':
+      if (phase === 'Preparing' || phase === 'Prepared') return { kind: 'cancel' };
+      if (PAST_NO_RETURN.has(phase) && journal!.lastError?.reason !== 'PastPointOfNoReturn') return { kind: 'refuse-cancel' };
+      return { kind: 'idle' };
+  }
+}
+
+/** What a journal left by an earlier boot or process demands, whatever the operator asks now. */
+function recover({ journal, bootId, api, processId }: Situation): Step | undefined {
+  if (!journal) return undefined;
+  const mine = journal.holder === processId;
+  switch (journal.phase) {
+    case 'Executing':
+      if (bootId !== journal.before.bootId) return { kind: 'verify' };
+      return mine ? undefined : { kind: 'kexec-interrupted' };
+    case 'Rebooted':
+      return { kind: 'verify' };
+    case 'Preparing':
+      return mine ? undefined : { kind: 'restarted-while-prepared' };
+    case 'Prepared':
+      if (mine) return undefined;
+      return api === 'legacy' ? { kind: 'adopt' } : { kind: 'restarted-while-prepared' };
+    default:
+      return undefined;
+  }
+}

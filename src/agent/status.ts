@@ -1,0 +1,74 @@
+// The LiveUpdateNode status the agent publishes, derived (pure) from what it knows: journal, boot, kernel, inventory.
+// The status writer sends only what changed, so an idle agent whose machine did not change writes nothing.
+import type { AgentPhase, LiveUpdateNodeStatus } from '../api/node';
+import { planPreservation } from '../host/preservation';
+import type { Bdf, HostIdentity, Inventory, LuoApi, LuoLegacyState } from '../host/types';
+import type { Journal, JournalPhase } from './journal';
+
+const PHASE: Record<JournalPhase, AgentPhase> = {
+  Preparing: 'Preflight',
+  Prepared: 'Prepared',
+  Executing: 'Executing',
+  Rebooted: 'Rebooted',
+  Verified: 'Verified',
+  Finished: 'Finished',
+  Cancelled: 'Cancelled',
+  Failed: 'Failed',
+};
+
+export interface StatusInput {
+  previous: LiveUpdateNodeStatus | undefined;
+  journal: Journal | undefined;
+  identity: HostIdentity;
+  api: LuoApi;
+  legacyState: LuoLegacyState | undefined;
+  inventory: Inventory;
+  /** The endpoints the operator currently asks to preserve (spec.preserve). */
+  requested: Bdf[];
+  version: string;
+  /** Renew agent.heartbeatTime in this write (first report of a process, or an action in flight). */
+  heartbeat: boolean;
+  now: Date;
+  /** A journal that could not be read: the agent refuses to act and says so. */
+  journalError?: { reason: string; message: string };
+}
+
+export function desiredStatus(input: StatusInput): LiveUpdateNodeStatus {
+  const { journal, identity, inventory } = input;
+  const heartbeatTime = input.heartbeat || !input.previous?.agent?.heartbeatTime ? input.now.toISOString() : input.previous.agent.heartbeatTime;
+  // While an attempt is under way its closure is the truth; otherwise show what the current request would preserve.
+  const plan = planPreservation(inventory, { bdfs: input.requested });
+  const closure = journal && journal.phase !== 'Failed' && journal.phase !== 'Cancelled' ? journal.closure : plan.preserve.map(({ bdf, flags }) => ({ bdf, flags }));
+  const status: LiveUpdateNodeStatus = {
+    agent: { version: input.version, heartbeatTime },
+    bootID: identity.bootId,
+    kernelRelease: identity.kernelRelease,
+    luo: input.legacyState ? { api: input.api, state: input.legacyState } : { api: input.api },
+    devices: inventory.devices.slice(0, 512).map((d) => ({
+      bdf: d.bdf,
+      vendor: d.vendor,
+      device: d.device,
+      class: d.class,
+      ...(d.driver ? { driver: d.driver } : {}),
+      ...(d.iommuGroup ? { iommuGroup: d.iommuGroup } : {}),
+      busMaster: d.busMaster,
+      inUse: d.inUse,
+      upstream: d.upstream,
+      ...(d.physfn ? { physfn: d.physfn } : {}),
+    })),
+    preservation: closure,
+    preservationErrors: plan.errors.slice(0, 256).map((e) => ({ bdf: e.bdf, reason: e.reason.slice(0, 64), message: e.message.slice(0, 512) })),
+    preservedDevices: closure.filter((c) => c.flags.includes('busmaster')).length,
+    phase: input.journalError ? 'Failed' : journal ? PHASE[journal.phase] : 'Idle',
+  };
+  if (journal) {
+    status.observedPlanUID = journal.planUid;
+    status.observedAttempt = journal.attempt;
+    if (journal.kexecIssuedAt) status.kexecIssuedAt = journal.kexecIssuedAt;
+    if (journal.verification) status.verification = journal.verification;
+    status.timings = Object.fromEntries(Object.entries(journal.timings).map(([k, v]) => [k, Math.max(0, Math.round(v))]));
+    if (journal.lastError) status.lastError = { reason: journal.lastError.reason.slice(0, 128), message: journal.lastError.message.slice(0, 4096) };
+  }
+  if (input.journalError) status.lastError = input.journalError;
+  return status;
+}
