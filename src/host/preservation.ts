@@ -9,12 +9,20 @@ export interface DeviceId {
   device: string;
 }
 
-/** Default: endpoints bound to vfio-pci with bus master set. With `match`: the devices with those ids instead. */
+/**
+ * Default: endpoints bound to vfio-pci with bus master set. With `match`: the devices with those ids instead. With
+ * `bdfs`: exactly those addresses (what the operator chose); an address not in the inventory is an error.
+ */
 export interface Selection {
   match?: DeviceId[];
+  bdfs?: Bdf[];
 }
 
 function selectedDevices(inventory: Inventory, selection: Selection): PciDevice[] {
+  if (selection.bdfs) {
+    const wanted = new Set(selection.bdfs);
+    return inventory.devices.filter((d) => wanted.has(d.bdf));
+  }
   const match = selection.match;
   if (match === undefined || match.length === 0)
     return inventory.devices.filter((d) => !d.bridge && d.driver === 'vfio-pci' && d.busMaster);
@@ -69,6 +77,8 @@ export function planPreservation(inventory: Inventory, selection: Selection = {}
         `${d.bdf} is an SR-IOV virtual function of ${d.physfn}: PCI phase I preserves it, but the newest mainline PCI live-update series rejects VFs`,
       );
   }
+  for (const bdf of selection.bdfs ?? [])
+    if (!byBdf.has(bdf)) errors.push({ bdf, reason: 'not-found', message: 'no such PCI device on this host' });
   for (const m of selection.match ?? [])
     if (!inventory.devices.some((d) => d.vendor === m.vendor && d.device === m.device))
       notes.push(`no device matches ${m.vendor}:${m.device}`);

@@ -26,6 +26,14 @@ const switched: Inventory = {
 };
 
 describe('planPreservation', () => {
+  it('with bdfs, preserves exactly the chosen endpoints and names an address the host lacks', () => {
+    const plan = planPreservation(switched, { bdfs: ['0000:04:00.0', '0000:09:00.0'] });
+    assert.deepEqual(plan.preserve.map((p) => p.bdf), ['0000:00:01.0', '0000:01:00.0', '0000:02:01.0', '0000:04:00.0']);
+    assert.deepEqual(plan.errors, [{ bdf: '0000:09:00.0', reason: 'not-found', message: 'no such PCI device on this host' }]);
+    const native = planPreservation(switched, { bdfs: ['0000:05:00.0'] });
+    assert.equal(native.errors[0]?.reason, 'not-vfio');
+  });
+
   it('preserves vfio-pci endpoints with their whole chain; a shared bridge appears once; sorted by address', () => {
     const plan = planPreservation(switched);
     assert.deepEqual(plan.preserve, [
