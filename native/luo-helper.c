@@ -19,7 +19,8 @@
  *   luo-helper serve [--dev PATH]          hold /dev/liveupdate (or PATH) and answer one command per stdin line
  *
  * serve protocol: one command per line, words separated by single spaces; one JSON object per reply line:
- *   {"ok":true,...} or {"ok":false,"errno":"ENOENT","code":2,"message":"..."}.
+ *   {"ok":true,...} or {"ok":false,"errno":"ENOENT","code":2,"at":"...","message":"..."}, where "at" names what
+ *   failed (the ioctl, the file or the check), e.g. to tell PRESERVE_FD's own ENOENT from a missing source file.
  *   probe                         which ioctl dialect answers: {"api":"legacy-v2"|"legacy-v3"|"mainline"|"none"}
  *   create NAME                   mainline CREATE_SESSION; the helper keeps the session fd
  *   retrieve NAME                 mainline RETRIEVE_SESSION (new kernel)
@@ -159,8 +160,8 @@ static enum dialect dialect = DIALECT_UNKNOWN;
 static int reply_errno(int err, const char *what)
 {
 	const char *name = strerrorname_np(err);
-	printf("{\"ok\":false,\"errno\":\"%s\",\"code\":%d,\"message\":\"%s: %s\"}\n", name ? name : "EUNKNOWN", err,
-	       what, strerror(err));
+	printf("{\"ok\":false,\"errno\":\"%s\",\"code\":%d,\"at\":\"%s\",\"message\":\"%s: %s\"}\n",
+	       name ? name : "EUNKNOWN", err, what, what, strerror(err));
 	return -1;
 }
 

@@ -89,8 +89,30 @@ export interface LuoHandover {
   devices: Bdf[];
 }
 
+/** Whether the running kernel can preserve one device, and why (DeviceProbe.reason is meant for a status message). */
+export interface DeviceProbe {
+  bdf: Bdf;
+  preservable: boolean;
+  /** e.g. "not preservable: the running kernel cannot preserve VFIO devices (PRESERVE_FD: ENOENT)". */
+  reason: string;
+}
+
+export interface ProbeResult {
+  api: LuoApi;
+  /** One entry per distinct requested device, in request order. */
+  devices: DeviceProbe[];
+}
+
 export interface Luo {
   api(): Promise<LuoApi>;
+  /**
+   * Can the running kernel preserve these devices? Answers what prepare() would do with each, without preparing:
+   * mainline preserves each device's fd (the one prepare would take) into a throwaway session closed at once,
+   * whatever happened; legacy has no per-device probe (its PCI core decides at prepare), so every device is
+   * reported preservable; without LUO none is. Call it before prepare: a device already preserved in a held
+   * session is refused (EBUSY). Rejects only when the probe session could not be created or closed cleanly.
+   */
+  probe(devices: Bdf[]): Promise<ProbeResult>;
   state(): Promise<LuoLegacyState | undefined>;
   /** Preserve the given devices for the attempt (mainline: create a session and preserve fds; legacy: prepare). */
   prepare(key: AttemptKey, devices: Bdf[]): Promise<void>;
@@ -114,6 +136,13 @@ export interface Host {
   identity(): Promise<HostIdentity>;
   inventory(): Promise<Inventory>;
   readBusMaster(bdf: Bdf): Promise<boolean>;
+  /**
+   * Binds an unbound device to vfio-pci (driver_override, then drivers_probe): newer kernels leave driver binding
+   * after kexec to user space. A no-op when already bound to vfio-pci. Never unbinds a driver: a device bound to
+   * another (native) driver, or still not on vfio-pci after the probe, rejects with a VfioBindError
+   * (src/host/pci/vfio-bind.ts) naming the BDF and the driver it has.
+   */
+  bindVfio(bdf: Bdf): Promise<void>;
   luo: Luo;
   kexec: Kexec;
 }

@@ -1,6 +1,7 @@
 // The real machine: PCI inventory from sysfs/proc (the shared reader), LUO through the native helper, kexec-tools.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { bindVfioPci } from '../pci/vfio-bind';
 import type { Bdf, Host, HostIdentity, Inventory } from '../types';
 import { LinuxKexec } from './kexec';
 import { LinuxLuo, type LinuxLuoOptions } from './luo';
@@ -42,6 +43,10 @@ export class LinuxHost implements Host {
 
   readBusMaster(bdf: Bdf): Promise<boolean> {
     return readBusMaster(this.sysfsRoot, bdf);
+  }
+
+  bindVfio(bdf: Bdf): Promise<void> {
+    return bindVfioPci(this.sysfsRoot, bdf);
   }
 
   /** Stops the LUO helper: on mainline this cancels an unexecuted live update, so only at agent shutdown. */

@@ -9,10 +9,11 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseBdf } from '../pci/bdf';
+import { notPreservable, preservable, probeSessionName, probeWithoutSessions, VFIO_NOT_PRESERVABLE, VFIO_PRESERVABLE } from '../luo-probe';
+import { isBdf, parseBdf } from '../pci/bdf';
 import { scanOpenVfioFiles } from '../pci/in-use';
 import { readVfioDevice } from '../pci/sysfs-read';
-import type { AttemptKey, Bdf, Luo, LuoApi, LuoHandover, LuoLegacyState } from '../types';
+import type { AttemptKey, Bdf, DeviceProbe, Luo, LuoApi, LuoHandover, LuoLegacyState, ProbeResult } from '../types';
 import { LIVEUPDATE_SESSION_NAME_LENGTH } from './luo-abi';
 import { defaultHelperPath, LuoCallError, LuoHelper } from './luo-helper';
 
@@ -36,6 +37,9 @@ interface AttemptRecord {
   session: string;
   tokens: Record<Bdf, string>;
 }
+
+/** One device's PRESERVE_FD into a session: its token, or the errno and why it was refused. */
+type Preserved = { token: string } | { errno: string; why: string };
 
 const LEGACY_STATES: readonly LuoLegacyState[] = ['normal', 'prepared', 'frozen', 'updated'];
 
@@ -108,15 +112,25 @@ export class LinuxLuo implements Luo {
     await this.helper.check(`create ${session}`);
     try {
       for (const bdf of devices) {
-        const token = deviceToken(bdf);
-        await this.helper.check(`preserve ${session} ${token} ${await this.fdSource(bdf)}`);
-        tokens[bdf] = token;
+        const preserved = await this.preserveDevice(session, bdf);
+        if ('why' in preserved) throw new LuoCallError(`preserve ${bdf}`, preserved.errno, `${bdf}: not preservable: ${preserved.why}`);
+        tokens[bdf] = preserved.token;
       }
     } catch (err) {
       await this.helper.check(`close ${session}`);
       throw err;
     }
     await this.writeRecord({ key, api, session, tokens });
+  }
+
+  /** Mainline: PRESERVE_FD of each device's fd into a throwaway session that is closed whatever happened. */
+  async probe(devices: Bdf[]): Promise<ProbeResult> {
+    const api = await this.api();
+    if (api !== 'mainline') return probeWithoutSessions(api, devices);
+    const session = probeSessionName();
+    await this.helper.check(`create ${session}`);
+    const results = await this.probeEach(session, devices).finally(() => this.closeProbeSession(session));
+    return { api, devices: results };
   }
 
   async cancel(key: AttemptKey): Promise<void> {
@@ -187,15 +201,42 @@ export class LinuxLuo implements Luo {
   }
 
   /**
-   * The file to preserve for a device is its VFIO cdev. If a VMM holds it open, that very open file is taken with
-   * pidfd_getfd (its state is what must survive); otherwise the helper opens the cdev itself.
+   * PRESERVE_FD of a device's VFIO cdev, shared by prepare and probe. If a VMM holds the cdev open, that very open
+   * file is taken with pidfd_getfd (its state is what must survive); otherwise the helper opens the cdev itself.
    */
-  private async fdSource(bdf: Bdf): Promise<string> {
+  private async preserveDevice(session: string, bdf: Bdf): Promise<Preserved> {
     const deviceDir = path.join(this.sysfsRoot, 'bus/pci/devices', bdf);
     const cdev = await readVfioDevice(deviceDir);
-    if (!cdev) throw new Error(`${bdf}: no VFIO device cdev (${deviceDir}/vfio-dev); bind it to vfio-pci to preserve it`);
+    if (!cdev) return { errno: 'ENODEV', why: `no VFIO device cdev (${deviceDir}/vfio-dev); bind it to vfio-pci to preserve it` };
     const holder = (await scanOpenVfioFiles(this.procRoot)).cdevs.get(cdev);
-    return holder ? `pidfd:${holder.pid}:${holder.fd}` : `path:${path.join(this.devRoot, 'vfio/devices', cdev)}`;
+    const source = holder ? `pidfd:${holder.pid}:${holder.fd}` : `path:${path.join(this.devRoot, 'vfio/devices', cdev)}`;
+    const token = deviceToken(bdf);
+    const reply = await this.helper.call(`preserve ${session} ${token} ${source}`);
+    if (reply.ok) return { token };
+    const errno = reply.errno ?? 'EUNKNOWN';
+    // ENOENT from the ioctl itself (not from opening the source): no preservation handler takes a VFIO file.
+    if (errno === 'ENOENT' && reply['at'] === 'LIVEUPDATE_SESSION_PRESERVE_FD') return { errno, why: VFIO_NOT_PRESERVABLE };
+    return { errno, why: reply.message ?? `PRESERVE_FD failed (${errno})` };
+  }
+
+  private async probeEach(session: string, devices: Bdf[]): Promise<DeviceProbe[]> {
+    const results: DeviceProbe[] = [];
+    for (const bdf of new Set(devices)) {
+      if (!isBdf(bdf)) {
+        results.push(notPreservable(bdf, 'not a PCI address'));
+        continue;
+      }
+      const preserved = await this.preserveDevice(session, bdf);
+      results.push('why' in preserved ? notPreservable(bdf, preserved.why) : preservable(bdf, VFIO_PRESERVABLE));
+    }
+    return results;
+  }
+
+  /** The kernel drops a closed session's preservations; a reply that it was not held means one may be left. */
+  private async closeProbeSession(session: string): Promise<void> {
+    const closed = await this.helper.call(`close ${session}`);
+    if (!closed.ok || closed['held'] !== true)
+      throw new LuoCallError(`close ${session}`, closed.errno ?? 'EUNKNOWN', `probe session ${session} was not closed cleanly: ${closed.message ?? 'the helper did not hold it'}`);
   }
 
   private recordFile(key: AttemptKey): string {

@@ -12,6 +12,9 @@
 //         { "kind": "cold-reboot" },             // firmware reset into the OLD kernel: new boot id, no LUO data
 //         { "kind": "bus-master-lost", "devices": ["0000:05:00.1"] },  // cleared after kexec (default: all preserved)
 //         { "kind": "finish-error", "errno": "EIO" },                  // finish fails, preserved state stays
+//         { "kind": "native-driver-after-kexec", "device": "0000:05:00.1", "driver": "nvme" },
+//             // that preserved endpoint comes back bound to a native driver (default by class: nvme for 0108xx,
+//             // nouveau for 03xxxx, else pci-stub): not on vfio-pci, its fd is not retrievable (DriverChanged)
 //         { "kind": "agent-crash", "phase": "prepare", "when": "before" }  // the agent process dies at that step
 //       ]
 //     }
@@ -36,6 +39,7 @@ const fault = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('cold-reboot'), times }),
   z.strictObject({ kind: z.literal('bus-master-lost'), devices: z.array(bdf).optional(), times }),
   z.strictObject({ kind: z.literal('finish-error'), errno: z.enum(['EIO', 'EBUSY', 'EINVAL']).default('EIO'), times }),
+  z.strictObject({ kind: z.literal('native-driver-after-kexec'), device: bdf, driver: z.string().regex(/^[A-Za-z0-9_-]+$/).refine((d) => d !== 'vfio-pci', 'a native driver, not vfio-pci').optional(), times }),
   z.strictObject({ kind: z.literal('agent-crash'), phase: z.enum(hostPhases), when: z.enum(['before', 'after']).default('before'), times }),
 ]);
 

@@ -7,6 +7,8 @@
 //   <dir>/images/       default directory of loadable kernel images (vmlinuz-<release>)
 //   <dir>/state.json    kernel + LUO state (the KHO handover), loaded image, DMA counters, fired faults
 //   <dir>/kmsg.log      kernel log lines in the seed's wording
+// Writes to the fake sysfs trigger nothing, so where user space asks the kernel to act through sysfs (drivers_probe
+// in bindVfio) the simulator plays the kernel's part.
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,15 +16,20 @@ import { KexecError, verifiedImage } from '../linux/kexec';
 import { readIdentity } from '../linux/host';
 import { sessionName } from '../linux/luo';
 import { readBusMaster, readPciInventory } from '../linux/pci';
-import type { AttemptKey, Bdf, Host, HostIdentity, Inventory, Kexec, KernelImage, Luo, LuoApi, LuoHandover, LuoLegacyState, PciDevice } from '../types';
+import { notPreservable, preservable, probeSessionName, probeWithoutSessions, VFIO_NOT_PRESERVABLE, VFIO_PRESERVABLE } from '../luo-probe';
+import { bindVfioPci, VFIO_PCI } from '../pci/vfio-bind';
+import type { AttemptKey, Bdf, DeviceProbe, Host, HostIdentity, Inventory, Kexec, KernelImage, Luo, LuoApi, LuoHandover, LuoLegacyState, PciDevice, ProbeResult } from '../types';
 import { advanceDma, type DmaCounters, type DmaState } from './dma';
 import { armedFaults, loadFaultFile, type Fault, type HostPhase } from './faults';
-import { freshKernel, SimKernel, SimKernelError, type SimKernelState, type SimLuoApi } from './kernel';
-import { setBusMaster, writeSysfsTree } from './sysfs-tree';
+import { freshKernel, SimKernel, SimKernelError, type Errno, type SimKernelState, type SimLuoApi } from './kernel';
+import { bindDriver, readDriverOverride, setBusMaster, unbindDriver, writeDriverOverride, writeSysfsTree } from './sysfs-tree';
 import type { Topology } from './topology';
 
 /** How the simulated kernel treats bridges above a preserved endpoint. */
 export type BridgePreservation = 'auto' | 'explicit';
+
+/** Who binds a preserved endpoint's driver after a mainline kexec. */
+export type BindAfterKexec = 'kernel' | 'user-space';
 
 export interface SimHostOptions {
   /** The node's sim directory; created on first open. */
@@ -40,6 +47,19 @@ export interface SimHostOptions {
    * core at prepare and the 2026 mainline PCI series. explicit: only the devices given to prepare are preserved.
    */
   bridges?: BridgePreservation;
+  /**
+   * First open only. Whether the simulated kernel can preserve VFIO devices; false models Linux 7.2.13, whose
+   * PRESERVE_FD refuses a VFIO cdev with ENOENT (only memfd is preservable). Default true. A simulated kexec keeps
+   * it: the simulator has one kernel series per node (like `bridges`), not per-release capabilities.
+   */
+  vfioPreservation?: boolean;
+  /**
+   * First open only; mainline model. kernel (default): preserved endpoints come back bound to vfio-pci, as the
+   * seed's PCI core (the preserved driver name probes again). user-space: the newer series leave binding to user
+   * space: preserved endpoints come back unbound (no driver link, no VFIO cdev, driver_override cleared) until
+   * bindVfio(), and their fds cannot be retrieved before that. The legacy model always binds in the kernel.
+   */
+  bindAfterKexec?: BindAfterKexec;
   /** Default <dir>/images. */
   imageDir?: string;
   /** Fault file (see faults.ts), read again at every check. */
@@ -57,6 +77,10 @@ interface SimHostState {
   release: string;
   boots: number;
   bridges: BridgePreservation;
+  vfioPreservation: boolean;
+  bindAfterKexec: BindAfterKexec;
+  /** VFIO cdevs of endpoints the kexec left unbound: bindVfio gives each its own back, so the fake VMMs' fds still match. */
+  vfioCdevs: Record<Bdf, string>;
   down: { reason: 'never-returns' | 'panic-on-boot' } | null;
   kernel: SimKernelState;
   legacyAttempt: AttemptKey | null;
@@ -136,6 +160,9 @@ export class SimHost implements Host {
         release: options.release ?? '6.19.0-sim',
         boots: 1,
         bridges: options.bridges ?? 'auto',
+        vfioPreservation: options.vfioPreservation ?? true,
+        bindAfterKexec: options.bindAfterKexec ?? 'kernel',
+        vfioCdevs: {},
         down: null,
         kernel: freshKernel(options.api ?? 'mainline'),
         legacyAttempt: null,
@@ -174,6 +201,20 @@ export class SimHost implements Host {
   async readBusMaster(bdf: Bdf): Promise<boolean> {
     this.assertAlive();
     return readBusMaster(this.sysfsRoot, bdf);
+  }
+
+  /** The Linux procedure; its drivers_probe is played here: the simulated kernel binds the overriding driver. */
+  async bindVfio(bdf: Bdf): Promise<void> {
+    this.assertAlive();
+    await bindVfioPci(this.sysfsRoot, bdf, async (target) => {
+      const driver = await readDriverOverride(this.sysfsRoot, target);
+      if (driver === null || (await this.devices()).find((d) => d.bdf === target)?.driver) return;
+      const cdev = driver === VFIO_PCI ? (this.state.vfioCdevs[target] ?? (await this.freeVfioCdev())) : undefined;
+      await bindDriver(this.sysfsRoot, target, driver, cdev);
+      delete this.state.vfioCdevs[target];
+      await this.persist();
+      await this.log(`${driver} ${target}: bound${cdev ? ` (VFIO device ${cdev})` : ''}`);
+    });
   }
 
   /** DMA time (ms) each endpoint has done so far, advanced to now from the bus master bits in sysfs. */
@@ -255,6 +296,37 @@ export class SimHost implements Host {
     this.state.dma = advanceDma(this.state.dma, devices ?? (await this.devices()), (this.options.clock ?? Date.now)());
   }
 
+  /** The lowest vfio<N> neither a bound device nor an unbound preserved one holds, as the kernel's allocator. */
+  private async freeVfioCdev(): Promise<string> {
+    const taken = new Set([...(await this.devices()).map((d) => d.vfioDevice), ...Object.values(this.state.vfioCdevs)]);
+    let n = 0;
+    while (taken.has(`vfio${n}`)) n++;
+    return `vfio${n}`;
+  }
+
+  /**
+   * Drivers of the preserved endpoints in the new kernel: unbound when user space binds (mainline), and a
+   * native-driver-after-kexec fault lets a native driver claim one (bus master untouched: the fault is the driver).
+   */
+  async driversAfterKexec(devices: PciDevice[], preserved: Bdf[]): Promise<void> {
+    const endpoints = devices.filter((d) => !d.bridge && preserved.includes(d.bdf));
+    for (const d of endpoints) {
+      const native = await this.takeFault('native-driver-after-kexec', (f) => f.device === d.bdf);
+      const unbind = native !== undefined || (this.state.kernel.api === 'mainline' && this.state.bindAfterKexec === 'user-space');
+      if (!unbind) continue;
+      // A new kernel starts without driver_override: it was a runtime setting of the old one.
+      const cdev = await unbindDriver(this.sysfsRoot, d.bdf);
+      await writeDriverOverride(this.sysfsRoot, d.bdf, null);
+      if (native) {
+        const driver = native.driver ?? nativeDriver(d);
+        await bindDriver(this.sysfsRoot, d.bdf, driver);
+        await this.log(`${driver} ${d.bdf}: bound after kexec (a native driver claimed the preserved device)`);
+      } else if (cdev) {
+        this.state.vfioCdevs[d.bdf] = cdev;
+      }
+    }
+  }
+
   async setBusMasters(values: Map<Bdf, boolean>): Promise<void> {
     for (const [bdf, on] of values) await setBusMaster(this.sysfsRoot, bdf, on);
   }
@@ -290,6 +362,46 @@ class SimLuo implements Luo {
     return kernel.api === 'legacy' ? kernel.legacy.state : undefined;
   }
 
+  /** Mainline: the devices are preserved into a throwaway session, closed before anything is persisted. */
+  async probe(devices: Bdf[]): Promise<ProbeResult> {
+    this.host.assertAlive();
+    const { api } = this.host.hostState.kernel;
+    if (api !== 'mainline') return probeWithoutSessions(api, devices);
+    const byBdf = new Map((await this.host.devices()).map((d) => [d.bdf, d]));
+    const kernel = this.host.kernel;
+    const name = probeSessionName();
+    kernel.createSession(name, this.host.holderId);
+    try {
+      return {
+        api,
+        devices: [...new Set(devices)].map((bdf): DeviceProbe => {
+          const device = byBdf.get(bdf);
+          if (!device) return notPreservable(bdf, 'no such PCI device');
+          const refused = this.refusal(device);
+          if (refused) return notPreservable(bdf, refused.why);
+          try {
+            kernel.preserve(name, bdf);
+          } catch (err) {
+            if (err instanceof SimKernelError) return notPreservable(bdf, err.message);
+            throw err;
+          }
+          return preservable(bdf, device.bridge ? 'a bridge: no fd to preserve, the kernel keeps it with its endpoints' : VFIO_PRESERVABLE);
+        }),
+      };
+    } finally {
+      kernel.closeSession(name);
+    }
+  }
+
+  /** Why mainline PRESERVE_FD refuses this device's fd, shared by probe and prepare; bridges are not fds. */
+  private refusal(device: PciDevice): { errno: Errno; why: string } | undefined {
+    if (device.bridge) return undefined;
+    if (device.driver !== VFIO_PCI)
+      return { errno: 'EINVAL', why: `not bound to vfio-pci (driver ${device.driver ?? 'none'}), no VFIO cdev to preserve` };
+    if (!this.host.hostState.vfioPreservation) return { errno: 'ENOENT', why: VFIO_NOT_PRESERVABLE };
+    return undefined;
+  }
+
   async prepare(key: AttemptKey, devices: Bdf[]): Promise<void> {
     await this.host.crashPoint('prepare', 'before');
     const state = this.host.hostState;
@@ -316,9 +428,8 @@ class SimLuo implements Luo {
       try {
         if (failing) throw new SimKernelError(failing.errno, `${failing.device}: LIVEUPDATE_SESSION_PRESERVE_FD failed`);
         for (const bdf of list) {
-          const device = byBdf.get(bdf)!;
-          if (!device.bridge && device.driver !== 'vfio-pci')
-            throw new SimKernelError('EINVAL', `${bdf}: not bound to vfio-pci (driver ${device.driver ?? 'none'}), no VFIO cdev to preserve`);
+          const refused = this.refusal(byBdf.get(bdf)!);
+          if (refused) throw new SimKernelError(refused.errno, `${bdf}: not preservable: ${refused.why}`);
           kernel.preserve(name, bdf);
         }
       } catch (err) {
@@ -359,10 +470,14 @@ class SimLuo implements Luo {
       handover.devices.push(...kernel.legacy.incoming);
     }
     if (kernel.api === 'mainline') {
+      // Only a device on vfio-pci has a VFIO file to hand back: an unbound one is retrieved by a later call,
+      // after bindVfio; one a native driver claimed never is.
+      const byBdf = new Map((await this.host.devices()).map((d) => [d.bdf, d]));
       for (const [name, session] of Object.entries(kernel.mainline.incoming)) {
-        if (!session.retrieved) {
-          this.host.kernel.retrieveSession(name);
-          for (const bdf of session.devices) this.host.kernel.retrieveDevice(name, bdf);
+        if (!session.retrieved) this.host.kernel.retrieveSession(name);
+        for (const bdf of session.devices) {
+          const device = byBdf.get(bdf);
+          if (!session.restored.includes(bdf) && (device?.bridge || device?.driver === VFIO_PCI)) this.host.kernel.retrieveDevice(name, bdf);
         }
         handover.sessions.push(name);
         handover.devices.push(...session.restored);
@@ -440,6 +555,7 @@ class SimKexec implements Kexec {
       await stopVmms(this.host.simDir);
     } else {
       await this.host.setBusMasters(busMasterAfterKexec(devices, preserved));
+      if (!down) await this.host.driversAfterKexec(devices, preserved);
       const lost = down ? undefined : await this.host.takeFault('bus-master-lost');
       if (lost) await this.host.setBusMasters(new Map((lost.devices ?? preserved).map((bdf) => [bdf, false])));
     }
@@ -463,9 +579,18 @@ function sameKey(a: AttemptKey | null, b: AttemptKey): boolean {
   return a !== null && a.planUid === b.planUid && a.node === b.node && a.attempt === b.attempt;
 }
 
+/** A default driver for native-driver-after-kexec without one: by PCI class. */
+function nativeDriver(device: Pick<PciDevice, 'class'>): string {
+  if (device.class.startsWith('0108')) return 'nvme';
+  if (device.class.startsWith('03')) return 'nouveau';
+  return 'pci-stub';
+}
+
 async function readState(file: string): Promise<SimHostState | undefined> {
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as SimHostState;
+    // Nodes created before a field existed get its default.
+    const defaults = { vfioPreservation: true, bindAfterKexec: 'kernel', vfioCdevs: {} } satisfies Partial<SimHostState>;
+    return { ...defaults, ...(JSON.parse(await readFile(file, 'utf8')) as SimHostState) };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new Error(`${file}: unreadable simulated node state: ${(err as Error).message}`, { cause: err });

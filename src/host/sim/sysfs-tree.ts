@@ -2,7 +2,7 @@
 //   <root>/devices/pci0000:04/0000:04:01.0/0000:05:00.1/{vendor,device,class,config,driver,iommu_group,physfn,...}
 //   <root>/bus/pci/devices/<bdf> -> ../../../devices/...
 //   <root>/bus/pci/drivers/<name>/<bdf>, <root>/kernel/iommu_groups/<n>/devices/<bdf>
-import { mkdir, open, readdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import {
   COMMAND_BUS_MASTER,
@@ -16,6 +16,8 @@ import {
   SUBORDINATE_BUS_OFFSET,
 } from '../pci/config';
 import { isBdf } from '../pci/bdf';
+import { linkName, readVfioDevice } from '../pci/sysfs-read';
+import { parseDriverOverride } from '../pci/sysfs-values';
 import type { Bdf } from '../types';
 import { layoutTopology, TopologyError, formatPath, type SimDevice, type Topology } from './topology';
 
@@ -58,12 +60,7 @@ async function writeDevice(root: string, d: SimDevice): Promise<void> {
   await writeFile(join(dir, 'driver_override'), `${d.driverOverride ?? '(null)'}\n`);
   await link(join(root, 'bus/pci/devices', d.bdf), dir);
 
-  if (d.driver) {
-    const driverDir = join(root, 'bus/pci/drivers', d.driver);
-    await mkdir(driverDir, { recursive: true });
-    await link(join(dir, 'driver'), driverDir);
-    await link(join(driverDir, d.bdf), dir);
-  }
+  if (d.driver) await attachDriver(root, dir, d.bdf, d.driver);
   const groupDir = join(root, 'kernel/iommu_groups', String(d.iommuGroup));
   await mkdir(join(groupDir, 'devices'), { recursive: true });
   await link(join(dir, 'iommu_group'), groupDir);
@@ -80,6 +77,46 @@ async function writeDevice(root: string, d: SimDevice): Promise<void> {
     for (const [n, vf] of d.virtfns.entries()) await link(join(dir, `virtfn${n}`), join(dirname(dir), vf));
   }
   if (d.vfioIndex !== null) await mkdir(join(dir, 'vfio-dev', `vfio${d.vfioIndex}`), { recursive: true });
+}
+
+/** The driver <-> device links a bound driver has. */
+async function attachDriver(root: string, dir: string, bdf: Bdf, driver: string): Promise<void> {
+  const driverDir = join(root, 'bus/pci/drivers', driver);
+  await mkdir(driverDir, { recursive: true });
+  await link(join(dir, 'driver'), driverDir);
+  await link(join(driverDir, bdf), dir);
+}
+
+async function deviceDir(sysfsRoot: string, bdf: Bdf): Promise<string> {
+  if (!isBdf(bdf)) throw new Error(`not a PCI address: "${bdf}"`);
+  return realpath(join(sysfsRoot, 'bus/pci/devices', bdf));
+}
+
+/** Binds an unbound device to `driver`; vfio-pci also creates its VFIO device cdev (vfio-dev/<cdev>). */
+export async function bindDriver(sysfsRoot: string, bdf: Bdf, driver: string, vfioCdev?: string): Promise<void> {
+  const dir = await deviceDir(sysfsRoot, bdf);
+  await attachDriver(sysfsRoot, dir, bdf, driver);
+  if (vfioCdev) await mkdir(join(dir, 'vfio-dev', vfioCdev), { recursive: true });
+}
+
+/** Unbinds whatever driver holds the device; returns the VFIO cdev it lost (null if it had none). */
+export async function unbindDriver(sysfsRoot: string, bdf: Bdf): Promise<string | null> {
+  const dir = await deviceDir(sysfsRoot, bdf);
+  const driver = await linkName(dir, 'driver');
+  const cdev = await readVfioDevice(dir);
+  if (driver !== null) await rm(join(sysfsRoot, 'bus/pci/drivers', driver, bdf), { force: true });
+  await rm(join(dir, 'driver'), { force: true });
+  await rm(join(dir, 'vfio-dev'), { recursive: true, force: true });
+  return cdev;
+}
+
+/** driver_override as the kernel prints it: "(null)" when unset. */
+export async function writeDriverOverride(sysfsRoot: string, bdf: Bdf, driver: string | null): Promise<void> {
+  await writeFile(join(await deviceDir(sysfsRoot, bdf), 'driver_override'), `${driver ?? '(null)'}\n`);
+}
+
+export async function readDriverOverride(sysfsRoot: string, bdf: Bdf): Promise<string | null> {
+  return parseDriverOverride(await readFile(join(await deviceDir(sysfsRoot, bdf), 'driver_override'), 'utf8'));
 }
 
 /**

@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { deviceToken, LinuxLuo, sessionName } from '../../../src/host/linux/luo';
+import { VFIO_NOT_PRESERVABLE } from '../../../src/host/luo-probe';
 import { builtHelper } from './native-helper';
 
 const key = { planUid: '6f1c2f9e-5d3a-4b8e-9a51-0c7d2e4b1a90', node: 'node-a', attempt: 2 };
 
+const BUSY = '{"ok":false,"errno":"EBUSY","code":16,"message":"busy"}';
+
 /** A fake luo-helper speaking the serve protocol: answers from a script of replies and logs every command. */
-async function fakeHelper(dir: string, api: string, failOn = ''): Promise<string> {
+async function fakeHelper(dir: string, api: string, failOn = '', failReply = BUSY): Promise<string> {
   const file = path.join(dir, 'fake-helper.sh');
   await writeFile(
     file,
@@ -18,7 +21,8 @@ while IFS= read -r line; do
   echo "$line" >> "${dir}/commands.log"
   case "$line" in
     probe) echo '{"ok":true,"api":"${api}"}' ;;
-    ${failOn || '__never__'}*) echo '{"ok":false,"errno":"EBUSY","code":16,"message":"busy"}' ;;
+    ${failOn || '__never__'}*) echo '${failReply}' ;;
+    close*) echo '{"ok":true,"held":true}' ;;
     *) echo '{"ok":true}' ;;
   esac
 done
@@ -78,6 +82,10 @@ describe('Linux LUO detection', () => {
     assert.equal(create.errno, 'EINVAL');
     const mainline = await luo.helper.call('create good-name');
     assert.equal(mainline.errno, 'ENOTTY');
+    assert.equal(mainline['at'], 'LIVEUPDATE_IOCTL_CREATE_SESSION', 'error replies name what failed');
+    const probe = await luo.probe(['0000:05:00.1']);
+    assert.deepEqual(probe.api, 'none');
+    assert.match(probe.devices[0]!.reason, /^not preservable: the running kernel has no Live Update Orchestrator/);
   });
 
   it('mainline when the session ioctls answer: prepare creates a session and preserves each VFIO cdev', async () => {
@@ -121,6 +129,72 @@ describe('Linux LUO detection', () => {
     await assert.rejects(luo.prepare(key, ['0000:05:00.1']), (err: Error & { errno?: string }) => err.errno === 'EBUSY');
     assert.equal((await log(r.dir)).at(-1), `close ${sessionName(key)}`);
     await assert.rejects(luo.prepare(key, ['0000:09:00.0']), /no VFIO device cdev/);
+  });
+
+  it('mainline probe: a throwaway session per probe, PRESERVE_FD of the fd prepare would take, closed at once', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await writeFile(path.join(r.dev, 'liveupdate'), '');
+    await mkdir(path.join(r.sysfs, 'bus/pci/devices/0000:05:00.1/vfio-dev/vfio3'), { recursive: true });
+    await mkdir(path.join(r.sysfs, 'bus/pci/devices/0000:05:00.0'), { recursive: true }); // on nvme: no VFIO cdev
+    await mkdir(path.join(r.proc, '4242/fd'), { recursive: true });
+    await symlink('/dev/vfio/devices/vfio3', path.join(r.proc, '4242/fd/19'));
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline') });
+    luos.push(luo);
+    const result = await luo.probe(['0000:05:00.1', '0000:05:00.0', '0000:05:00.1']);
+    assert.deepEqual(result.devices.map((d) => [d.bdf, d.preservable]), [['0000:05:00.1', true], ['0000:05:00.0', false]]);
+    assert.match(result.devices[1]!.reason, /^not preservable: no VFIO device cdev/);
+    const [, create, preserve, close] = await log(r.dir);
+    const session = /^create (luo-probe:[0-9a-f]{16})$/.exec(create!)?.[1];
+    assert.ok(session, create);
+    assert.equal(preserve, `preserve ${session} ${deviceToken('0000:05:00.1')} pidfd:4242:19`, 'the VMM\'s very file, like prepare');
+    assert.equal(close, `close ${session}`);
+    assert.equal((await log(r.dir)).length, 4);
+    await luo.probe(['0000:05:00.1']);
+    assert.notEqual((await log(r.dir))[4], create, 'every probe has its own session name');
+  });
+
+  it('mainline probe on Linux 7.2.13: PRESERVE_FD refuses the VFIO fd with ENOENT, and prepare says the same', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await writeFile(path.join(r.dev, 'liveupdate'), '');
+    await mkdir(path.join(r.sysfs, 'bus/pci/devices/0000:05:00.1/vfio-dev/vfio3'), { recursive: true });
+    const refused = '{"ok":false,"errno":"ENOENT","code":2,"at":"LIVEUPDATE_SESSION_PRESERVE_FD","message":"LIVEUPDATE_SESSION_PRESERVE_FD: No such file or directory"}';
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline', 'preserve', refused) });
+    luos.push(luo);
+    assert.deepEqual((await luo.probe(['0000:05:00.1'])).devices, [
+      { bdf: '0000:05:00.1', preservable: false, reason: `not preservable: ${VFIO_NOT_PRESERVABLE}` },
+    ]);
+    assert.match((await log(r.dir)).at(-1)!, /^close luo-probe:/);
+    await assert.rejects(luo.prepare(key, ['0000:05:00.1']), (err: Error & { errno?: string }) => err.errno === 'ENOENT' && err.message.includes(`0000:05:00.1: not preservable: ${VFIO_NOT_PRESERVABLE}`));
+    assert.equal((await log(r.dir)).at(-1), `close ${sessionName(key)}`);
+
+    // ENOENT from opening the source file is not the kernel refusing VFIO: its own message is kept.
+    const missing = '{"ok":false,"errno":"ENOENT","code":2,"at":"path:/dev/vfio/devices/vfio3","message":"path:/dev/vfio/devices/vfio3: No such file or directory"}';
+    const other = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline', 'preserve', missing) });
+    luos.push(other);
+    assert.match((await other.probe(['0000:05:00.1'])).devices[0]!.reason, /^not preservable: path:\/dev\/vfio\/devices\/vfio3: No such file/);
+  });
+
+  it('mainline probe fails loudly when its session is not closed cleanly', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await writeFile(path.join(r.dev, 'liveupdate'), '');
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline', 'close', '{"ok":true,"held":false}') });
+    luos.push(luo);
+    await assert.rejects(luo.probe(['0000:05:00.1']), /probe session luo-probe:[0-9a-f]+ was not closed cleanly: the helper did not hold it/);
+  });
+
+  it('legacy probe reports every device preservable without touching the kernel (no per-fd probe there)', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await mkdir(path.join(r.sysfs, 'kernel/liveupdate'), { recursive: true });
+    await writeFile(path.join(r.sysfs, 'kernel/liveupdate/state'), 'normal\n');
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: '/nonexistent' });
+    assert.deepEqual(await luo.probe(['0000:05:00.1']), {
+      api: 'legacy',
+      devices: [{ bdf: '0000:05:00.1', preservable: true, reason: 'the legacy LUO API has no per-device probe: its PCI core decides at prepare' }],
+    });
   });
 
   it('legacy prepare / cancel / finish drive the global state only in the states the kernel accepts', async () => {

@@ -93,7 +93,7 @@ describe('SimHost', () => {
   it('mainline prepare refuses a device that is not bound to vfio-pci, and an unknown address', async () => {
     const node = await simNode(await seedTopology());
     const host = await node.open();
-    await assert.rejects(host.luo.prepare(key, ['0000:05:00.0']), /EINVAL: 0000:05:00\.0: not bound to vfio-pci/);
+    await assert.rejects(host.luo.prepare(key, ['0000:05:00.0']), /EINVAL: 0000:05:00\.0: not preservable: not bound to vfio-pci/);
     await assert.rejects(host.luo.prepare(key, ['0000:77:00.0']), /ENODEV/);
   });
 
