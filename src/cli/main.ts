@@ -13,6 +13,8 @@ const commands: Record<string, Command> = {
   'control-plane': { summary: 'start a local kube-apiserver + etcd and print how to reach it', load: lazy('./control-plane') },
   'host inspect': { summary: 'list PCI devices and the bus-master preservation plan of this host', load: lazy('./host-inspect') },
   'sim sysfs': { summary: 'write a fake sysfs tree (kernel layout) from a topology file', load: lazy('./sim-sysfs') },
+  'sim fleet': { summary: 'simulated fleet: Node objects kept Ready and one agent per simulated node', load: lazy('./sim-fleet') },
+  'sim node': { summary: 'prepare one simulated node dir (sysfs, proc, images) without starting anything', load: lazy('./sim-node') },
 };
 
 function usage(): string {

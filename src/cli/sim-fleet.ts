@@ -1,0 +1,138 @@
+// liveupdate sim fleet: N simulated nodes, their Node objects kept Ready as a kubelet would, one agent per node,
+// until SIGINT / SIGTERM / SIGHUP; then every agent is stopped and nothing it started stays behind.
+import { KubeConfig } from '@kubernetes/client-node';
+import type { AgentExit } from '../agent/contract';
+import type { SimHost } from '../host/sim/host';
+import { createLogger, type Logger } from '../kube/log';
+import { SimFleet, type AgentMode, type InProcessAgent } from '../sim/fleet';
+import { DEFAULT_RELEASE, SIM_APIS } from '../sim/prepare';
+import { apiFlag, splitList, topologyFlag } from './sim-node';
+import { parseOptions, UsageError } from './usage';
+
+const HELP = `usage: liveupdate sim fleet --dir DIR --nodes N [--kubeconfig FILE] [--prefix NAME] [--topologies a.json,b.json,...]
+         [--faults FILE] [--reboot-seconds S] [--api ${SIM_APIS.join('|')}] [--kernels R1,R2] [--release R]
+         [--in-process] [--agent-command JSON]
+
+Creates nodes NAME-01…NAME-N (default sim-node) under DIR (DIR/<node> is each agent's --sim-dir, DIR/<node>/agent-state
+its --state-dir, DIR/<node>/agent.log its stderr), their Node objects, and runs one \`liveupdate agent --host sim\` per
+node, restarted S seconds (default 2) after each simulated kexec. Topologies round robin (default: gpu8, nvme-sriov,
+mixed-switch and one without passthrough devices). --kernels installs DIR/images/vmlinuz-<R> for each release and
+writes DIR/kernels.json (release -> image path and sha256) for plans. New nodes run --release (default ${DEFAULT_RELEASE})
+with the --api LUO model (default mainline). --kubeconfig defaults to $KUBECONFIG. --in-process runs the agents in this
+process instead of one process each (large fleets). --agent-command replaces the agent command: a JSON array, e.g.
+'["node","stand-in.js"]', to which the agent arguments are appended.
+Prints "liveupdate-sim-fleet ready <N>" once every node has been up or down once; stops on SIGINT, SIGTERM or SIGHUP.
+`;
+
+/** What --in-process needs from the agent module (src/agent/agent.ts): loaded only when asked for. */
+interface AgentModule {
+  runAgent(options: { kc: KubeConfig; node: string; host: SimHost; stateDir: string; imageDir?: string; log?: Logger; signal?: AbortSignal; onReady?: (bootId: string) => void }): Promise<AgentExit>;
+}
+const AGENT_MODULE = '../agent/agent';
+
+function inProcessAgent(kc: KubeConfig, log: Logger): InProcessAgent {
+  let agent: AgentModule;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    agent = require(AGENT_MODULE) as AgentModule;
+  } catch (err) {
+    throw new UsageError(`--in-process: the agent module is not available (${(err as Error).message})`);
+  }
+  return (r) =>
+    agent.runAgent({ kc, node: r.node, host: r.host, stateDir: r.paths.stateDir, imageDir: r.paths.imageDir, log: log.child({ node: r.node }), signal: r.signal, onReady: r.onReady });
+}
+
+function positiveInteger(flag: string, value: string | undefined): number {
+  if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} must be a whole number >= 1, got ${JSON.stringify(value ?? '')}`);
+  return Number(value);
+}
+
+function seconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a number of seconds >= 0, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function agentCommand(value: string): string[] {
+  let command: unknown;
+  try {
+    command = JSON.parse(value);
+  } catch {
+    command = undefined;
+  }
+  if (!Array.isArray(command) || command.length === 0 || !command.every((a) => typeof a === 'string'))
+    throw new UsageError(`--agent-command must be a non-empty JSON array of strings, got ${value}`);
+  return command;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseOptions({
+    args: argv,
+    options: {
+      kubeconfig: { type: 'string' },
+      dir: { type: 'string' },
+      nodes: { type: 'string' },
+      prefix: { type: 'string' },
+      topologies: { type: 'string' },
+      faults: { type: 'string' },
+      'reboot-seconds': { type: 'string' },
+      api: { type: 'string' },
+      kernels: { type: 'string' },
+      release: { type: 'string' },
+      'in-process': { type: 'boolean' },
+      'agent-command': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (!values.dir) throw new UsageError(`--dir is required\n\n${HELP}`);
+  const nodes = positiveInteger('--nodes', values.nodes);
+  const rebootSeconds = seconds('--reboot-seconds', values['reboot-seconds']);
+  const api = apiFlag(values.api);
+  const kubeconfigFile = values.kubeconfig ?? process.env.KUBECONFIG;
+  if (!kubeconfigFile) throw new UsageError('--kubeconfig is required (or set KUBECONFIG)');
+  if (values.prefix !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.prefix)) throw new UsageError(`--prefix ${JSON.stringify(values.prefix)} is not a DNS label`);
+  if (values['in-process'] && values['agent-command']) throw new UsageError('--in-process and --agent-command exclude each other');
+  const topologies = values.topologies === undefined ? undefined : await Promise.all(splitList(values.topologies).map((f) => topologyFlag('--topologies', f)));
+  if (topologies?.length === 0) throw new UsageError('--topologies names no file');
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(kubeconfigFile);
+  } catch (err) {
+    throw new UsageError(`--kubeconfig ${kubeconfigFile}: ${(err as Error).message}`);
+  }
+  const log = createLogger('sim-fleet');
+  const agents: AgentMode = values['in-process']
+    ? { kind: 'in-process', run: inProcessAgent(kc, log) }
+    : { kind: 'process', ...(values['agent-command'] ? { command: agentCommand(values['agent-command']) } : {}) };
+
+  // Handlers first: a signal while the fleet is being prepared stops it as soon as it has started.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => resolve(signal));
+  });
+  const fleet = await SimFleet.start({
+    kc,
+    kubeconfigFile,
+    dir: values.dir,
+    nodes,
+    prefix: values.prefix,
+    topologies,
+    faultFile: values.faults,
+    rebootSeconds,
+    api,
+    release: values.release,
+    kernels: splitList(values.kernels),
+    agents,
+    log,
+  });
+  void fleet.settled().then(() => process.stdout.write(`liveupdate-sim-fleet ready ${nodes}\n`));
+  const signal = await signalled;
+  log.info({ signal }, 'stopping the fleet');
+  await fleet.stop();
+  return 0;
+}

@@ -1,0 +1,50 @@
+// The Node objects of the simulated fleet: created with their labels, their status written on the status subresource
+// as a kubelet does (writes to the main resource ignore status). Strategic merge patch: conditions merge by type, so
+// the fleet touches only Ready.
+import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { patchNode } from '../kube/core-writes';
+import { isConflict, withTransientRetry } from '../kube/retry';
+import type { ReadyCondition } from './ready';
+
+const strategicMerge = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+/** What a kubelet reports about the machine; the fleet fills in the fields that change across kexec. */
+export interface NodeBoot {
+  bootID: string;
+  kernelVersion: string;
+}
+
+const SYSTEM_INFO = {
+  osImage: 'liveupdate simulated node',
+  operatingSystem: 'linux',
+  architecture: 'amd64',
+  containerRuntimeVersion: 'sim://0',
+  kubeletVersion: 'v0.0.0-sim',
+  kubeProxyVersion: '',
+  machineID: '',
+  systemUUID: '',
+};
+
+/**
+ * Creates the Node with its labels and first Ready condition (a Node's status is kept on create, as the kubelet's
+ * registration relies on). One left by an earlier run of the fleet (same dir) gets the labels and the status.
+ */
+export async function registerNode(kc: KubeConfig, name: string, labels: Record<string, string>, ready: ReadyCondition, boot: NodeBoot): Promise<void> {
+  const api = kc.makeApiClient(CoreV1Api);
+  const condition = { ...ready, lastHeartbeatTime: new Date(ready.lastHeartbeatTime), lastTransitionTime: new Date(ready.lastTransitionTime) };
+  const body: V1Node = { metadata: { name, labels }, status: { conditions: [condition], nodeInfo: { ...SYSTEM_INFO, ...boot } } };
+  try {
+    await withTransientRetry(() => api.createNode({ body }));
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    await patchNode(kc, name, { metadata: { labels } });
+    await writeNodeStatus(kc, name, ready, boot);
+  }
+}
+
+/** Writes the Ready condition and, when the node (re)booted, its boot id and kernel release. */
+export async function writeNodeStatus(kc: KubeConfig, name: string, ready: ReadyCondition, boot?: NodeBoot): Promise<void> {
+  const api = kc.makeApiClient(CoreV1Api);
+  const body = { status: { conditions: [ready], ...(boot ? { nodeInfo: boot } : {}) } };
+  await withTransientRetry(() => api.patchNodeStatus({ name, body }, strategicMerge));
+}
