@@ -156,28 +156,29 @@ export class NodeActions {
     const fail = (reason: FailureReason, text: string, extra: Partial<Journal> = {}) =>
       this.save({ ...journal, ...extra, phase: 'Failed', timings: { ...timings, verifyMs: performance.now() - started }, lastError: { reason, message: text } });
 
-    const handover = await this.host.luo.retrieve();
     if (identity.kernelRelease === journal.before.kernelRelease && identity.kernelRelease !== journal.target?.release)
       return fail('ColdRebooted', `${this.node} came back on the old kernel ${identity.kernelRelease} with a new boot id: the machine was reset, preserved state is gone`);
     if (identity.kernelRelease !== journal.target?.release)
       return fail('WrongKernel', `${this.node} runs ${identity.kernelRelease}, expected ${journal.target?.release ?? '(no target)'}`);
-    if (handover.sessions.length === 0)
-      return fail('NoHandover', `${this.node} booted ${identity.kernelRelease} but no LUO data was handed over (KHO / liveupdate=on missing?)`);
     journal = await this.save({ ...journal, phase: 'Rebooted', timings });
 
+    // Newer kernels leave binding to user space: a preserved endpoint goes back on vfio-pci before its state is
+    // retrieved (the kernel hands over only what a vfio-pci device can take, and finish discards the rest).
     const problems: { reason: FailureReason; text: string }[] = [];
     let inventory = await this.host.inventory();
     for (const { bdf, flags } of journal.closure) {
       const device = inventory.devices.find((d) => d.bdf === bdf);
-      if (flags.includes('busmaster') && device && device.driver === null) {
-        // Newer kernels leave binding to user space: put it back on vfio-pci before anyone retrieves its fd.
-        try {
-          await this.host.bindVfio(bdf);
-        } catch (err) {
-          problems.push({ reason: 'DriverChanged', text: `${bdf}: ${message(err)}` });
-        }
+      if (!flags.includes('busmaster') || !device || device.driver !== null) continue;
+      try {
+        await this.host.bindVfio(bdf);
+      } catch (err) {
+        problems.push({ reason: 'DriverChanged', text: `${bdf}: ${message(err)}` });
       }
     }
+    const handover = await this.host.luo.retrieve();
+    if (handover.sessions.length === 0)
+      return fail('NoHandover', `${this.node} booted ${identity.kernelRelease} but no LUO data was handed over (KHO / liveupdate=on missing?)`);
+
     inventory = await this.host.inventory();
     const after = dma ? { at: Date.now(), counters: await dma() } : undefined;
     const verification: NonNullable<Journal['verification']> = [];

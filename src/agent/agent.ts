@@ -137,7 +137,7 @@ class NodeAgent {
         return journal;
       case 'ignore': {
         const key = `${record.metadata.generation ?? 0}/${step.reason}`;
-        if (key !== this.lastIgnored) this.event(record, 'Warning', 'RequestIgnored', 'Ignore', `${step.reason}: ${step.message}`);
+        if (key !== this.lastIgnored) this.event(record, 'Warning', step.reason, 'Ignore', step.message);
         this.lastIgnored = key;
         return journal;
       }

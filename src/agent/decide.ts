@@ -81,19 +81,20 @@ export function decide(s: Situation): Step {
     }
   }
 
-  const phase = journal!.phase;
+  const phase = journal.phase;
   switch (request.action) {
     case 'Prepare':
       return { kind: 'idle' }; // done, or failed: a new try comes with a new attempt
     case 'Execute':
       if (phase === 'Prepared') return { kind: 'execute' };
-      if (phase === 'Preparing') return { kind: 'ignore', reason: 'NotPrepared', message: `Execute for attempt ${request.attempt} refused: prepare has not completed` };
+      if (phase === 'Preparing' || ((phase === 'Cancelled' || phase === 'Failed') && !journal.kexecIssuedAt))
+        return { kind: 'ignore', reason: 'NotPrepared', message: `Execute for attempt ${request.attempt} refused: the attempt is ${phase}, not Prepared` };
       return { kind: 'idle' };
     case 'Finish':
       return phase === 'Verified' ? { kind: 'finish' } : { kind: 'idle' };
     case 'Cancel':
       if (phase === 'Preparing' || phase === 'Prepared') return { kind: 'cancel' };
-      if (PAST_NO_RETURN.has(phase) && journal!.lastError?.reason !== 'PastPointOfNoReturn') return { kind: 'refuse-cancel' };
+      if (PAST_NO_RETURN.has(phase) && journal.lastError?.reason !== 'PastPointOfNoReturn') return { kind: 'refuse-cancel' };
       return { kind: 'idle' };
   }
 }

@@ -1,8 +1,7 @@
 // liveupdate sim fleet: N simulated nodes, their Node objects kept Ready as a kubelet would, one agent per node,
 // until SIGINT / SIGTERM / SIGHUP; then every agent is stopped and nothing it started stays behind.
 import { KubeConfig } from '@kubernetes/client-node';
-import type { AgentExit } from '../agent/contract';
-import type { SimHost } from '../host/sim/host';
+import { runAgent } from '../agent/agent';
 import { createLogger, type Logger } from '../kube/log';
 import { SimFleet, type AgentMode, type InProcessAgent } from '../sim/fleet';
 import { DEFAULT_RELEASE, SIM_APIS } from '../sim/prepare';
@@ -24,22 +23,8 @@ process instead of one process each (large fleets). --agent-command replaces the
 Prints "liveupdate-sim-fleet ready <N>" once every node has been up or down once; stops on SIGINT, SIGTERM or SIGHUP.
 `;
 
-/** What --in-process needs from the agent module (src/agent/agent.ts): loaded only when asked for. */
-interface AgentModule {
-  runAgent(options: { kc: KubeConfig; node: string; host: SimHost; stateDir: string; imageDir?: string; log?: Logger; signal?: AbortSignal; onReady?: (bootId: string) => void }): Promise<AgentExit>;
-}
-const AGENT_MODULE = '../agent/agent';
-
 function inProcessAgent(kc: KubeConfig, log: Logger): InProcessAgent {
-  let agent: AgentModule;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    agent = require(AGENT_MODULE) as AgentModule;
-  } catch (err) {
-    throw new UsageError(`--in-process: the agent module is not available (${(err as Error).message})`);
-  }
-  return (r) =>
-    agent.runAgent({ kc, node: r.node, host: r.host, stateDir: r.paths.stateDir, imageDir: r.paths.imageDir, log: log.child({ node: r.node }), signal: r.signal, onReady: r.onReady });
+  return (r) => runAgent({ kc, node: r.node, host: r.host, stateDir: r.paths.stateDir, log: log.child({ node: r.node }), signal: r.signal, onReady: r.onReady });
 }
 
 function positiveInteger(flag: string, value: string | undefined): number {

@@ -2,7 +2,7 @@
 // starts its agents.
 import { access, mkdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { SimHost } from '../host/sim/host';
+import { SimHost, type BindAfterKexec } from '../host/sim/host';
 import type { SimLuoApi } from '../host/sim/kernel';
 import { loadTopologyFile, parseTopology, type Topology } from '../host/sim/topology';
 import { projectPath } from '../util/package-root';
@@ -26,6 +26,9 @@ export interface PrepareNodeOptions {
   release?: string;
   /** A shared image dir: the node's images/ becomes a symlink to it. Default: the node's own images/. */
   sharedImageDir?: string;
+  /** The simulated kernel series: can it preserve VFIO fds (Linux 7.2 cannot), who binds drivers after kexec. */
+  vfioPreservation?: boolean;
+  bindAfterKexec?: BindAfterKexec;
 }
 
 /**
@@ -43,7 +46,15 @@ export async function prepareNode(options: PrepareNodeOptions): Promise<boolean>
     });
   }
   // The first open writes the tree; this "boot" holds no LUO session, so nothing is lost when it goes away.
-  await SimHost.open({ dir, node: options.node, topology: options.topology, api: options.api, release: options.release ?? DEFAULT_RELEASE });
+  await SimHost.open({
+    dir,
+    node: options.node,
+    topology: options.topology,
+    api: options.api,
+    release: options.release ?? DEFAULT_RELEASE,
+    vfioPreservation: options.vfioPreservation,
+    bindAfterKexec: options.bindAfterKexec,
+  });
   return true;
 }
 

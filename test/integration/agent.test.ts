@@ -1,0 +1,344 @@
+// The node agent as its own OS process on a simulated host, against the real apiserver. The test plays the operator:
+// it writes the LiveUpdateNode spec and restarts the agent after each simulated kexec, as the fleet would.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { LiveUpdateNode, LiveUpdateNodeStatus } from '../../src/api/node';
+import { JOURNAL_FILE } from '../../src/agent/journal';
+import type { SimLuoApi } from '../../src/host/sim/kernel';
+import { loadTopologyFile } from '../../src/host/sim/topology';
+import { nodeResource, type ClusterResource } from '../../src/kube/cluster-resource';
+import { installKernels, type KernelsIndex } from '../../src/sim/kernels';
+import { nodePaths } from '../../src/sim/layout';
+import { prepareNode } from '../../src/sim/prepare';
+import { projectPath } from '../../src/util/package-root';
+import { AgentProcess, type SimAgentPaths } from '../support/agent-process';
+import { adminKubeConfig, uniqueName } from '../support/kube';
+import { waitFor } from '../support/wait';
+
+const TARGET = '6.19.4-lu2';
+const topologyFile = (name: string) => projectPath('src', 'host', 'sim', 'topologies', `${name}.json`);
+
+interface SimNode {
+  name: string;
+  paths: SimAgentPaths;
+  faults: string;
+  agent?: AgentProcess;
+}
+
+describe('node agent (process, simulated host, real apiserver)', () => {
+  let kc: KubeConfig;
+  let kubeconfig: string;
+  let records: ClusterResource<LiveUpdateNode>;
+  let fleetDir: string;
+  let kernels: KernelsIndex;
+  const nodes: SimNode[] = [];
+
+  before(async () => {
+    kc = adminKubeConfig();
+    kubeconfig = process.env.LIVEUPDATE_TEST_KUBECONFIG!;
+    records = nodeResource(kc);
+    fleetDir = await mkdtemp(path.join(os.tmpdir(), 'agent-test-'));
+    kernels = await installKernels(path.join(fleetDir, 'images'), fleetDir, [TARGET]);
+  });
+  after(async () => {
+    await Promise.all(nodes.map(async (n) => n.agent?.stop()));
+    await Promise.all(nodes.map((n) => records.delete(n.name).catch(() => undefined)));
+    await rm(fleetDir, { recursive: true, force: true });
+  });
+
+  async function simNode(options: { api?: SimLuoApi; topology?: string; vfioPreservation?: boolean; bindAfterKexec?: 'kernel' | 'user-space' } = {}): Promise<SimNode> {
+    const name = uniqueName('agent-node');
+    const paths = nodePaths(fleetDir, name);
+    const topology = await loadTopologyFile(topologyFile(options.topology ?? 'nvme-sriov'));
+    await prepareNode({ dir: paths.simDir, node: name, topology, api: options.api, sharedImageDir: paths.imageDir, vfioPreservation: options.vfioPreservation, bindAfterKexec: options.bindAfterKexec });
+    const node: SimNode = { name, paths, faults: path.join(paths.simDir, 'faults.json') };
+    await writeFile(node.faults, JSON.stringify({ nodes: {} }));
+    nodes.push(node);
+    return node;
+  }
+
+  async function startAgent(node: SimNode): Promise<string> {
+    node.agent = new AgentProcess(kubeconfig, node.name, node.paths, node.faults);
+    return node.agent.ready;
+  }
+
+  const status = async (node: SimNode): Promise<LiveUpdateNodeStatus> => (await records.get(node.name)).status ?? {};
+  const until = (node: SimNode, what: string, check: (s: LiveUpdateNodeStatus) => boolean, timeoutMs = 30_000) =>
+    waitFor(`${node.name}: ${what}`, async () => {
+      const s = await status(node);
+      return check(s) ? s : undefined;
+    }, timeoutMs, 100).catch(async (err: Error) => {
+      throw new Error(`${err.message}\nlast status: ${JSON.stringify({ ...(await status(node)), devices: undefined })}\nagent log:\n${node.agent?.log ?? ''}`);
+    });
+
+  async function request(node: SimNode, spec: Record<string, unknown>): Promise<void> {
+    await records.patch(node.name, { spec });
+  }
+
+  function prepareSpec(planUid: string, attempt: number, preserve: string[]) {
+    const k = kernels[TARGET]!;
+    return {
+      planRef: { name: 'plan-test', uid: planUid },
+      attempt,
+      action: 'Prepare',
+      target: { release: TARGET, image: k.image, sha256: k.sha256 },
+      compatibleFrom: ['6.19.*'],
+      preserve: preserve.map((bdf) => ({ bdf })),
+    };
+  }
+
+  /** Endpoints a VM is doing DMA through: vfio-pci with bus master set. */
+  const passthrough = (s: LiveUpdateNodeStatus) => (s.devices ?? []).filter((d) => d.driver === 'vfio-pci' && d.busMaster).map((d) => d.bdf);
+
+  async function events(node: SimNode): Promise<{ reason: string; note: string }[]> {
+    const list = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: 'default', fieldSelector: `regarding.name=${node.name}` });
+    return list.items.map((e) => ({ reason: e.reason ?? '', note: e.note ?? '' }));
+  }
+
+  const bootCount = async (node: SimNode) => (JSON.parse(await readFile(path.join(node.paths.simDir, 'state.json'), 'utf8')) as { boots: number }).boots;
+
+  /** Prepare → Prepared for a fresh node; returns the plan uid and the preserved endpoints. */
+  async function prepared(node: SimNode, attempt = 1): Promise<{ uid: string; preserve: string[] }> {
+    await startAgent(node);
+    const idle = await until(node, 'inventory published', (s) => s.phase === 'Idle' && (s.devices?.length ?? 0) > 0);
+    const preserve = passthrough(idle);
+    assert.ok(preserve.length > 0);
+    const uid = randomUUID();
+    await request(node, prepareSpec(uid, attempt, preserve));
+    await until(node, 'Prepared', (s) => s.phase === 'Prepared' && s.observedAttempt === attempt && s.observedPlanUID === uid);
+    return { uid, preserve };
+  }
+
+  /** Execute → the agent process ends with its kernel (exit 0) → restart it as the fleet would. */
+  async function executeAndReboot(node: SimNode): Promise<void> {
+    await request(node, { action: 'Execute' });
+    const exit = await node.agent!.exit;
+    assert.deepEqual(exit, { code: 0, signal: null }, node.agent!.log);
+    await startAgent(node);
+  }
+
+  for (const api of ['mainline', 'legacy'] as const) {
+    it(`${api}: prepare → execute → verified with DMA continuous → finish`, async () => {
+      const node = await simNode({ api, topology: 'gpu8' });
+      const { preserve } = await prepared(node);
+      const ready = await status(node);
+      assert.equal(ready.preservedDevices, preserve.length);
+      assert.ok((ready.preservation ?? []).some((p) => p.flags.includes('busmaster-bridge')), 'bridges above the GPUs are in the closure');
+      const bootBefore = ready.bootID;
+
+      await executeAndReboot(node);
+      const verified = await until(node, 'Verified', (s) => s.phase === 'Verified');
+      assert.ok(verified.kexecIssuedAt);
+      assert.notEqual(verified.bootID, bootBefore);
+      assert.equal(verified.kernelRelease, TARGET);
+      assert.equal(verified.verification?.length, ready.preservation?.length);
+      assert.ok(verified.verification?.every((v) => v.busMasterAfter), JSON.stringify(verified.verification));
+      const endpoints = verified.verification!.filter((v) => preserve.includes(v.bdf));
+      assert.ok(endpoints.every((v) => v.dmaContinuous === true && v.driverAfter === 'vfio-pci'));
+      assert.ok((verified.timings?.blackoutMs ?? -1) >= 0 && (verified.timings?.prepareMs ?? -1) >= 0);
+
+      await request(node, { action: 'Finish' });
+      await until(node, 'Finished', (s) => s.phase === 'Finished');
+      assert.equal(await bootCount(node), 2, 'exactly one kexec');
+    });
+  }
+
+  it('binds preserved devices that came back unbound (user-space binding) to vfio-pci', async () => {
+    const node = await simNode({ bindAfterKexec: 'user-space' });
+    await prepared(node);
+    await executeAndReboot(node);
+    const verified = await until(node, 'Verified', (s) => s.phase === 'Verified' || s.phase === 'Failed');
+    assert.equal(verified.phase, 'Verified', JSON.stringify(verified.lastError));
+    const after = (verified.devices ?? []).filter((d) => verified.verification?.some((v) => v.bdf === d.bdf && !d.class.startsWith('0604')));
+    assert.ok(after.length > 0 && after.every((d) => d.driver === 'vfio-pci'));
+    // Bound before retrieve, so finish discards nothing: bus master stays set after it.
+    await request(node, { action: 'Finish' });
+    const finished = await until(node, 'Finished', (s) => s.phase === 'Finished');
+    const endpoints = verified.verification!.map((v) => v.bdf);
+    assert.ok((finished.devices ?? []).filter((d) => endpoints.includes(d.bdf)).every((d) => d.busMaster));
+  });
+
+  it('refuses Execute without Prepared for that attempt, and ignores a stale attempt', async () => {
+    const node = await simNode();
+    await startAgent(node);
+    const idle = await until(node, 'idle', (s) => s.phase === 'Idle');
+    const uid = randomUUID();
+    await request(node, { ...prepareSpec(uid, 2, passthrough(idle)), action: 'Execute' });
+    await waitFor('a NotPrepared event', async () => (await events(node)).find((e) => e.reason === 'NotPrepared'));
+    assert.equal((await status(node)).phase, 'Idle');
+    assert.equal(await bootCount(node), 1, 'no kexec');
+
+    await request(node, { action: 'Prepare' });
+    await until(node, 'Prepared', (s) => s.phase === 'Prepared' && s.observedAttempt === 2);
+    await request(node, { attempt: 1, action: 'Execute' });
+    await waitFor('stale attempt ignored', async () => (await events(node)).find((e) => e.reason === 'StaleAttempt'));
+    assert.equal(await bootCount(node), 1, 'no kexec for a stale attempt');
+    await request(node, { attempt: 2, action: 'Cancel' });
+    await until(node, 'Cancelled', (s) => s.phase === 'Cancelled');
+  });
+
+  it('refuses Cancel after the point of no return', async () => {
+    const node = await simNode();
+    await prepared(node);
+    await executeAndReboot(node);
+    await until(node, 'Verified', (s) => s.phase === 'Verified');
+    await request(node, { action: 'Cancel' });
+    const refused = await until(node, 'cancel refused', (s) => s.lastError?.reason === 'PastPointOfNoReturn');
+    assert.equal(refused.phase, 'Verified');
+  });
+
+  it('fails preflight, loads nothing, when the running kernel cannot preserve VFIO devices (Linux 7.2)', async () => {
+    const node = await simNode({ vfioPreservation: false });
+    await startAgent(node);
+    const idle = await until(node, 'idle', (s) => s.phase === 'Idle');
+    await request(node, prepareSpec(randomUUID(), 1, passthrough(idle)));
+    const failed = await until(node, 'Failed', (s) => s.phase === 'Failed');
+    assert.equal(failed.lastError?.reason, 'NotPreservable');
+    assert.match(failed.lastError?.message ?? '', /0000:05:00\.[0-7].*ENOENT/);
+    const state = JSON.parse(await readFile(path.join(node.paths.simDir, 'state.json'), 'utf8')) as { loaded: unknown };
+    assert.equal(state.loaded, null, 'nothing stays loaded');
+  });
+
+  it('refuses an incompatible running kernel and a device that is not passed through, naming them', async () => {
+    const node = await simNode();
+    await startAgent(node);
+    await until(node, 'idle', (s) => s.phase === 'Idle');
+    await request(node, { ...prepareSpec(randomUUID(), 1, ['0000:00:01.0']), compatibleFrom: ['7.*'] });
+    const incompatible = await until(node, 'Failed', (s) => s.phase === 'Failed');
+    assert.equal(incompatible.lastError?.reason, 'IncompatibleKernel');
+    assert.match(incompatible.lastError?.message ?? '', /6\.19\.0-sim/);
+    await request(node, { ...prepareSpec(randomUUID(), 2, ['0000:05:00.3']) });
+    const notReady = await until(node, 'Failed attempt 2', (s) => s.phase === 'Failed' && s.observedAttempt === 2);
+    assert.equal(notReady.lastError?.reason, 'DeviceNotReady');
+    assert.match(notReady.lastError?.message ?? '', /0000:05:00\.3/);
+  });
+
+  it('mainline: an agent killed while Prepared comes back Cancelled(AgentRestarted), and never kexecs', async () => {
+    const node = await simNode({ api: 'mainline' });
+    await prepared(node);
+    node.agent!.kill('SIGKILL');
+    await node.agent!.exit;
+    await startAgent(node);
+    const cancelled = await until(node, 'Cancelled', (s) => s.phase === 'Cancelled');
+    assert.equal(cancelled.lastError?.reason, 'AgentRestarted');
+    await request(node, { action: 'Execute' });
+    await waitFor('Execute after the restart refused', async () => (await events(node)).some((e) => e.reason === 'NotPrepared'));
+    assert.equal(await bootCount(node), 1);
+  });
+
+  it('legacy: an agent killed while Prepared resumes Prepared (the kernel kept the state) and can execute', async () => {
+    const node = await simNode({ api: 'legacy' });
+    await prepared(node);
+    node.agent!.kill('SIGKILL');
+    await node.agent!.exit;
+    await startAgent(node);
+    await until(node, 'still Prepared', (s) => s.phase === 'Prepared' && s.luo?.state === 'prepared');
+    await executeAndReboot(node);
+    await until(node, 'Verified', (s) => s.phase === 'Verified');
+  });
+
+  it('an agent killed after committing to kexec but before it happened reports KexecInterrupted and never kexecs', async () => {
+    const node = await simNode();
+    await writeFile(node.faults, JSON.stringify({ nodes: { [node.name]: [{ kind: 'agent-crash', phase: 'execute', when: 'before' }] } }));
+    await prepared(node);
+    await request(node, { action: 'Execute' });
+    const exit = await node.agent!.exit;
+    assert.equal(exit.signal, 'SIGKILL');
+    assert.ok((await status(node)).kexecIssuedAt, 'kexecIssuedAt was published before the crash');
+    await startAgent(node);
+    const failed = await until(node, 'Failed', (s) => s.phase === 'Failed');
+    assert.equal(failed.lastError?.reason, 'KexecInterrupted');
+    assert.equal(await bootCount(node), 1, 'no kexec');
+  });
+
+  const afterBootFaults: [string, object, string][] = [
+    ['cold reboot', { kind: 'cold-reboot' }, 'ColdRebooted'],
+    ['bus master lost', { kind: 'bus-master-lost' }, 'DMALost'],
+    ['a native driver claims the device', { kind: 'native-driver-after-kexec', device: '0000:05:00.1' }, 'DriverChanged'],
+  ];
+  for (const [what, fault, reason] of afterBootFaults) {
+    it(`after kexec, ${what} → Failed(${reason})`, async () => {
+      const node = await simNode();
+      await writeFile(node.faults, JSON.stringify({ nodes: { [node.name]: [fault] } }));
+      await prepared(node);
+      await executeAndReboot(node);
+      const failed = await until(node, 'Failed', (s) => s.phase === 'Failed');
+      assert.equal(failed.lastError?.reason, reason, failed.lastError?.message);
+      assert.ok(failed.kexecIssuedAt);
+    });
+  }
+
+  const prepareFaults: [string, object, string][] = [
+    ['kexec load refused', { kind: 'kexec-load-error' }, 'KexecLoadFailed'],
+    ['a device fails prepare', { kind: 'prepare-error', device: '0000:05:00.1', errno: 'EBUSY' }, 'PrepareFailed'],
+  ];
+  for (const [what, fault, reason] of prepareFaults) {
+    it(`${what} → Failed(${reason}) with nothing left prepared or loaded`, async () => {
+      const node = await simNode();
+      await writeFile(node.faults, JSON.stringify({ nodes: { [node.name]: [fault] } }));
+      await startAgent(node);
+      const idle = await until(node, 'idle', (s) => s.phase === 'Idle');
+      await request(node, prepareSpec(randomUUID(), 1, passthrough(idle)));
+      const failed = await until(node, 'Failed', (s) => s.phase === 'Failed');
+      assert.equal(failed.lastError?.reason, reason);
+      const state = JSON.parse(await readFile(path.join(node.paths.simDir, 'state.json'), 'utf8')) as { loaded: unknown; kernel: { mainline: { outgoing: object } } };
+      assert.equal(state.loaded, null);
+      assert.deepEqual(state.kernel.mainline.outgoing, {}, 'no LUO session left');
+    });
+  }
+
+  it('finish failing → Failed(FinishFailed) after the point of no return', async () => {
+    const node = await simNode();
+    await writeFile(node.faults, JSON.stringify({ nodes: { [node.name]: [{ kind: 'finish-error' }] } }));
+    await prepared(node);
+    await executeAndReboot(node);
+    await until(node, 'Verified', (s) => s.phase === 'Verified');
+    await request(node, { action: 'Finish' });
+    const failed = await until(node, 'Failed', (s) => s.phase === 'Failed');
+    assert.equal(failed.lastError?.reason, 'FinishFailed');
+  });
+
+  it('a node that never returns from kexec makes the restarted agent exit 3 with a clear message', async () => {
+    const node = await simNode();
+    await writeFile(node.faults, JSON.stringify({ nodes: { [node.name]: [{ kind: 'never-returns' }] } }));
+    await prepared(node);
+    await request(node, { action: 'Execute' });
+    assert.equal((await node.agent!.exit).code, 0);
+    node.agent = new AgentProcess(kubeconfig, node.name, node.paths, node.faults);
+    const exit = await node.agent.exit;
+    assert.equal(exit.code, 3);
+    assert.match(node.agent.log, /never came back/);
+  });
+
+  it('a corrupt journal: Failed(JournalCorrupt) naming the file, and no action taken', async () => {
+    const node = await simNode();
+    await writeFile(path.join(node.paths.stateDir, JOURNAL_FILE), '{"version": 1, "planUid": ');
+    await startAgent(node);
+    const failed = await until(node, 'Failed', (s) => s.phase === 'Failed');
+    assert.equal(failed.lastError?.reason, 'JournalCorrupt');
+    assert.ok(failed.lastError?.message.includes(path.join(node.paths.stateDir, JOURNAL_FILE)));
+    await request(node, prepareSpec(randomUUID(), 1, ['0000:05:00.1']));
+    await waitFor('the request was seen', async () => (await events(node)).filter((e) => e.reason === 'JournalCorrupt').length > 0);
+    const state = JSON.parse(await readFile(path.join(node.paths.simDir, 'state.json'), 'utf8')) as { loaded: unknown };
+    assert.equal(state.loaded, null, 'nothing was loaded');
+  });
+
+  it('two attempts in a row: a failed attempt, then a new attempt that succeeds', async () => {
+    const node = await simNode();
+    await writeFile(node.faults, JSON.stringify({ nodes: { [node.name]: [{ kind: 'kexec-load-error', times: 1 }] } }));
+    await startAgent(node);
+    const idle = await until(node, 'idle', (s) => s.phase === 'Idle');
+    const uid = randomUUID();
+    await request(node, prepareSpec(uid, 1, passthrough(idle)));
+    await until(node, 'attempt 1 failed', (s) => s.phase === 'Failed' && s.observedAttempt === 1);
+    await request(node, { attempt: 2 });
+    await until(node, 'attempt 2 prepared', (s) => s.phase === 'Prepared' && s.observedAttempt === 2);
+    await executeAndReboot(node);
+    await until(node, 'Verified', (s) => s.phase === 'Verified' && s.observedAttempt === 2);
+  });
+});
