@@ -256,6 +256,69 @@ describe('node agent (process, simulated host, real apiserver)', () => {
     assert.equal(await bootCount(node), 1, 'no kexec');
   });
 
+  /**
+   * An agent killed (SIGKILL, injected by the simulator) at each step boundary, restarted by a supervisor at once (and
+   * after each simulated kexec), while the test keeps asking for the next action: it must end in the right phase and
+   * never kexec twice, nor kexec without a Prepared attempt.
+   */
+  const crashPoints: [phase: string, when: 'before' | 'after', outcome: string][] = [
+    ['load', 'before', 'Cancelled/AgentRestarted'],
+    ['load', 'after', 'Cancelled/AgentRestarted'],
+    ['prepare', 'before', 'Cancelled/AgentRestarted'],
+    ['prepare', 'after', 'Cancelled/AgentRestarted'],
+    ['execute', 'before', 'Failed/KexecInterrupted'],
+    ['retrieve', 'before', 'Finished'],
+    ['retrieve', 'after', 'Finished'],
+    ['finish', 'before', 'Finished'],
+    ['finish', 'after', 'Finished'],
+  ];
+  for (const [phase, when, outcome] of crashPoints) {
+    it(`killed ${when} ${phase}: ends ${outcome}, at most one kexec`, async () => {
+      const node = await simNode();
+      await writeFile(node.faults, JSON.stringify({ nodes: { [node.name]: [{ kind: 'agent-crash', phase, when, times: 1 }] } }));
+      let supervising = true;
+      let starts = 0;
+      const supervise = async (): Promise<void> => {
+        while (supervising) {
+          starts++;
+          node.agent = new AgentProcess(kubeconfig, node.name, node.paths, node.faults);
+          const exit = await node.agent.exit;
+          if (exit.code === 3) return;
+        }
+      };
+      const supervisor = supervise();
+      try {
+        const idle = await until(node, 'idle', (s) => s.phase === 'Idle' && (s.devices?.length ?? 0) > 0);
+        await request(node, prepareSpec(randomUUID(), 1, passthrough(idle)));
+        const prepared = await until(node, 'prepare settled', (s) => ['Prepared', 'Cancelled', 'Failed'].includes(s.phase ?? ''));
+        if (prepared.phase === 'Prepared') {
+          await request(node, { action: 'Execute' });
+          const executed = await until(node, 'execute settled', (s) => ['Verified', 'Cancelled', 'Failed'].includes(s.phase ?? ''));
+          if (executed.phase === 'Verified') {
+            await request(node, { action: 'Finish' });
+            await until(node, 'finish settled', (s) => ['Finished', 'Failed'].includes(s.phase ?? ''));
+          }
+        }
+        const final = await status(node);
+        const [expectedPhase, expectedReason] = outcome.split('/');
+        assert.equal(final.phase, expectedPhase, JSON.stringify(final.lastError));
+        if (expectedReason) assert.equal(final.lastError?.reason, expectedReason);
+        const boots = await bootCount(node);
+        assert.equal(boots, expectedPhase === 'Finished' ? 2 : 1, 'kexec count');
+        assert.ok(starts >= 2, 'the agent was killed and restarted');
+        if (expectedPhase !== 'Finished') {
+          const state = JSON.parse(await readFile(path.join(node.paths.simDir, 'state.json'), 'utf8')) as { loaded: unknown; kernel: { mainline: { outgoing: object } } };
+          assert.equal(state.loaded, null, 'nothing stays loaded');
+          assert.deepEqual(state.kernel.mainline.outgoing, {}, 'no LUO session left');
+        }
+      } finally {
+        supervising = false;
+        await node.agent?.stop();
+        await supervisor;
+      }
+    });
+  }
+
   const afterBootFaults: [string, object, string][] = [
     ['cold reboot', { kind: 'cold-reboot' }, 'ColdRebooted'],
     ['bus master lost', { kind: 'bus-master-lost' }, 'DMALost'],
