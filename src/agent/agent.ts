@@ -267,7 +267,7 @@ class NodeAgent {
   }
 
   private dmaReader(): (() => Promise<Record<string, number>>) | undefined {
-    const host = this.options.host as Host & { dmaCounters?: () => Promise<Record<string, number>> };
+    const { host } = this.options;
     return host.dmaCounters ? () => host.dmaCounters!() : undefined;
   }
 

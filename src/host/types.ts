@@ -143,6 +143,11 @@ export interface Host {
    * (src/host/pci/vfio-bind.ts) naming the BDF and the driver it has.
    */
   bindVfio(bdf: Bdf): Promise<void>;
+  /**
+   * Simulated hosts only: DMA time (ms) each endpoint has done so far, so continuity through a kexec is measured,
+   * not asserted. A real host cannot observe device DMA and leaves it out.
+   */
+  dmaCounters?(): Promise<Record<Bdf, number>>;
   luo: Luo;
   kexec: Kexec;
 }

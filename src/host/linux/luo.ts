@@ -12,7 +12,8 @@ import path from 'node:path';
 import { notPreservable, preservable, probeSessionName, probeWithoutSessions, VFIO_NOT_PRESERVABLE, VFIO_PRESERVABLE } from '../luo-probe';
 import { isBdf, parseBdf } from '../pci/bdf';
 import { scanOpenVfioFiles } from '../pci/in-use';
-import { readVfioDevice } from '../pci/sysfs-read';
+import { readAttribute, readVfioDevice } from '../pci/sysfs-read';
+import { isBridgeClass, parseClass } from '../pci/sysfs-values';
 import type { AttemptKey, Bdf, DeviceProbe, Luo, LuoApi, LuoHandover, LuoLegacyState, ProbeResult } from '../types';
 import { LIVEUPDATE_SESSION_NAME_LENGTH } from './luo-abi';
 import { defaultHelperPath, LuoCallError, LuoHelper } from './luo-helper';
@@ -112,6 +113,9 @@ export class LinuxLuo implements Luo {
     await this.helper.check(`create ${session}`);
     try {
       for (const bdf of devices) {
+        // A bridge has no fd to preserve: the kernel's PCI core keeps bus master on every bridge above a preserved
+        // endpoint (the 2026 PCI live-update series), so the closure's bridges are the kernel's part, not ours.
+        if (await this.isBridge(bdf)) continue;
         const preserved = await this.preserveDevice(session, bdf);
         if ('why' in preserved) throw new LuoCallError(`preserve ${bdf}`, preserved.errno, `${bdf}: not preservable: ${preserved.why}`);
         tokens[bdf] = preserved.token;
@@ -204,6 +208,11 @@ export class LinuxLuo implements Luo {
    * PRESERVE_FD of a device's VFIO cdev, shared by prepare and probe. If a VMM holds the cdev open, that very open
    * file is taken with pidfd_getfd (its state is what must survive); otherwise the helper opens the cdev itself.
    */
+  private async isBridge(bdf: Bdf): Promise<boolean> {
+    const pciClass = parseClass((await readAttribute(path.join(this.sysfsRoot, 'bus/pci/devices', bdf), 'class')) ?? '');
+    return pciClass !== undefined && isBridgeClass(pciClass);
+  }
+
   private async preserveDevice(session: string, bdf: Bdf): Promise<Preserved> {
     const deviceDir = path.join(this.sysfsRoot, 'bus/pci/devices', bdf);
     const cdev = await readVfioDevice(deviceDir);

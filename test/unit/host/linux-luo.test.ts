@@ -98,11 +98,14 @@ describe('Linux LUO detection', () => {
     // A VMM (pid 4242) holds vfio7 open as fd 19: that very file must be preserved.
     await mkdir(path.join(r.proc, '4242/fd'), { recursive: true });
     await symlink('/dev/vfio/devices/vfio7', path.join(r.proc, '4242/fd/19'));
+    // The closure's bridge (class 0x0604xx) has no fd: the kernel's PCI core preserves it, prepare leaves it alone.
+    await mkdir(path.join(r.sysfs, 'bus/pci/devices/0000:04:01.0'), { recursive: true });
+    await writeFile(path.join(r.sysfs, 'bus/pci/devices/0000:04:01.0/class'), '0x060400\n');
     const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline') });
     luos.push(luo);
     assert.equal(await luo.api(), 'mainline');
     assert.equal(await luo.state(), undefined);
-    await luo.prepare(key, ['0000:05:00.1', '0000:41:00.0']);
+    await luo.prepare(key, ['0000:04:01.0', '0000:05:00.1', '0000:41:00.0']);
     const name = sessionName(key);
     assert.deepEqual(await log(r.dir), [
       'probe',
