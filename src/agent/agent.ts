@@ -32,6 +32,8 @@ export interface AgentOptions {
   onReady?: (bootId: string) => void;
   /** Heartbeat period while an attempt is in flight (idle agents do not heartbeat: their status does not change). */
   heartbeatMs?: number;
+  /** How often an idle agent re-reads its devices (local reads; an API write only if something changed). */
+  inventoryIntervalMs?: number;
   healthProbeBindAddress?: string;
 }
 
@@ -126,7 +128,7 @@ class NodeAgent {
     const next = await this.perform(step, record, journal, identity, seenAt);
     if (this.finished) return;
     await this.publish(record, next);
-    return isActive(next) ? { requeueAfterMs: this.heartbeatMs } : undefined;
+    return { requeueAfterMs: isActive(next) ? this.heartbeatMs : (this.options.inventoryIntervalMs ?? 30_000) };
   }
 
   private async perform(step: Step, record: LiveUpdateNode, journal: Journal | undefined, identity: Awaited<ReturnType<Host['identity']>>, seenAt: number): Promise<Journal | undefined> {
@@ -229,7 +231,8 @@ class NodeAgent {
       now: new Date(now),
       journalError,
     });
-    await writeStatusIfChanged(this.resource, record, status);
+    const wrote = await writeStatusIfChanged(this.resource, record, status);
+    if (!wrote) this.log.debug('status unchanged: nothing written');
     // Our next reconcile must diff against what we just wrote, not the (older) cached copy.
     record.status = status;
     if (heartbeat) this.lastHeartbeat = now;

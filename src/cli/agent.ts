@@ -11,9 +11,11 @@ import { parseOptions, UsageError } from './usage';
 
 const HELP = `usage: liveupdate agent --node NAME [--host linux|sim] [--sim-dir DIR] [--faults FILE] [--state-dir DIR]
                         [--image-dir DIR] [--kubeconfig FILE] [--health-probe-bind-address ADDR]
+                        [--inventory-interval SECONDS]
 
 Runs the node agent: reports this node's PCI devices and LUO state on its LiveUpdateNode and carries out the
 operator's requests (Prepare, Execute, Finish, Cancel). Without --kubeconfig: KUBECONFIG, ~/.kube/config or in-cluster.
+An idle agent re-reads its devices every --inventory-interval seconds (default 30) and writes only what changed.
 Exit status: 0 stopped or (simulated) kexec done — start it again; 3 the simulated node never came back; 1 error; 2 usage.
 `;
 
@@ -29,6 +31,7 @@ export async function run(argv: string[]): Promise<number> {
       'image-dir': { type: 'string' },
       kubeconfig: { type: 'string' },
       'health-probe-bind-address': { type: 'string', default: '0' },
+      'inventory-interval': { type: 'string', default: '30' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -39,6 +42,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.node) throw new UsageError('agent: --node NAME is required');
   if (values.host !== 'linux' && values.host !== 'sim') throw new UsageError(`agent: --host must be linux or sim, not "${values.host}"`);
   if (values.host === 'sim' && !values['sim-dir']) throw new UsageError('agent: --host sim needs --sim-dir DIR (made by `liveupdate sim node` or `liveupdate sim fleet`)');
+  const inventorySeconds = Number(values['inventory-interval']);
+  if (!(inventorySeconds > 0)) throw new UsageError(`agent: --inventory-interval must be a number of seconds > 0, not "${values['inventory-interval']}"`);
   const node = values.node;
   const log = createLogger('liveupdate-agent');
   const kc = new KubeConfig();
@@ -76,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
       log,
       signal: stop.signal,
       healthProbeBindAddress: values['health-probe-bind-address'],
+      inventoryIntervalMs: inventorySeconds * 1000,
       onReady: (bootId) => process.stdout.write(`${READY_LINE_PREFIX} ${node} ${bootId}\n`),
     });
   } finally {

@@ -12,6 +12,7 @@ import { JOURNAL_FILE } from '../../src/agent/journal';
 import type { SimLuoApi } from '../../src/host/sim/kernel';
 import { loadTopologyFile } from '../../src/host/sim/topology';
 import { nodeResource, type ClusterResource } from '../../src/kube/cluster-resource';
+import { setBusMaster } from '../../src/host/sim/sysfs-tree';
 import { installKernels, type KernelsIndex } from '../../src/sim/kernels';
 import { nodePaths } from '../../src/sim/layout';
 import { prepareNode } from '../../src/sim/prepare';
@@ -161,6 +162,21 @@ describe('node agent (process, simulated host, real apiserver)', () => {
     const finished = await until(node, 'Finished', (s) => s.phase === 'Finished');
     const endpoints = verified.verification!.map((v) => v.bdf);
     assert.ok((finished.devices ?? []).filter((d) => endpoints.includes(d.bdf)).every((d) => d.busMaster));
+  });
+
+  it('re-publishes only on change: an idle agent costs no writes, a device change is reported', async () => {
+    const node = await simNode();
+    node.agent = new AgentProcess(kubeconfig, node.name, node.paths, node.faults, ['--inventory-interval', '0.2'], 'debug');
+    await node.agent.ready;
+    const idle = await until(node, 'idle', (s) => s.phase === 'Idle');
+    const rv = (await records.get(node.name)).metadata.resourceVersion;
+    const passes = () => node.agent!.log.split('status unchanged').length - 1;
+    const before = passes();
+    await waitFor('five idle inventory passes', () => passes() >= before + 5);
+    assert.equal((await records.get(node.name)).metadata.resourceVersion, rv, 'an idle agent wrote its status');
+    const vf = passthrough(idle)[0]!;
+    await setBusMaster(path.join(node.paths.simDir, 'sysfs'), vf, false); // its VM stopped DMA
+    await until(node, 'bus master change reported', (s) => s.devices?.find((d) => d.bdf === vf)?.busMaster === false);
   });
 
   it('refuses Execute without Prepared for that attempt, and ignores a stale attempt', async () => {

@@ -20,12 +20,13 @@ export class AgentProcess {
   private readonly child: ChildProcess;
   private stderr = '';
 
-  constructor(kubeconfig: string, node: string, paths: SimAgentPaths, faults?: string) {
+  constructor(kubeconfig: string, node: string, paths: SimAgentPaths, faults?: string, extraArgs: string[] = [], logLevel = 'warn') {
     const args = ['-r', 'ts-node/register', CLI, 'agent', '--node', node, '--host', 'sim', '--sim-dir', paths.simDir, '--state-dir', paths.stateDir, '--image-dir', paths.imageDir, '--kubeconfig', kubeconfig];
     if (faults) args.push('--faults', faults);
-    this.child = spawn(process.execPath, args, { env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    args.push(...extraArgs);
+    this.child = spawn(process.execPath, args, { env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', LOG_LEVEL: logLevel }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(this.child);
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-8000)));
+    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-200_000)));
     this.exit = new Promise((resolve) =>
       this.child.on('exit', (code, signal) => {
         running.delete(this.child);
