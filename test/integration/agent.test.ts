@@ -24,6 +24,13 @@ import { waitFor } from '../support/wait';
 const TARGET = '6.19.4-lu2';
 const topologyFile = (name: string) => projectPath('src', 'host', 'sim', 'topologies', `${name}.json`);
 
+/** The parts of a simulated node's state.json the tests look at. */
+interface SimState {
+  loaded: unknown;
+  boots: number;
+  kernel: { mainline: { outgoing: object }; legacy: { state: string } };
+}
+
 interface SimNode {
   name: string;
   paths: SimAgentPaths;
@@ -101,7 +108,8 @@ describe('node agent (process, simulated host, real apiserver)', () => {
     return list.items.map((e) => ({ reason: e.reason ?? '', note: e.note ?? '' }));
   }
 
-  const bootCount = async (node: SimNode) => (JSON.parse(await readFile(path.join(node.paths.simDir, 'state.json'), 'utf8')) as { boots: number }).boots;
+  const simState = async (node: SimNode): Promise<SimState> => JSON.parse(await readFile(path.join(node.paths.simDir, 'state.json'), 'utf8')) as SimState;
+  const bootCount = async (node: SimNode) => (await simState(node)).boots;
 
   /** Prepare → Prepared for a fresh node; returns the plan uid and the preserved endpoints. */
   async function prepared(node: SimNode, attempt = 1): Promise<{ uid: string; preserve: string[] }> {
@@ -216,7 +224,7 @@ describe('node agent (process, simulated host, real apiserver)', () => {
     const failed = await until(node, 'Failed', (s) => s.phase === 'Failed');
     assert.equal(failed.lastError?.reason, 'NotPreservable');
     assert.match(failed.lastError?.message ?? '', /0000:05:00\.[0-7].*ENOENT/);
-    const state = JSON.parse(await readFile(path.join(node.paths.simDir, 'state.json'), 'utf8')) as { loaded: unknown };
+    const state = await simState(node);
     assert.equal(state.loaded, null, 'nothing stays loaded');
   });
 
@@ -323,7 +331,7 @@ describe('node agent (process, simulated host, real apiserver)', () => {
         assert.equal(boots, expectedPhase === 'Finished' ? 2 : 1, 'kexec count');
         assert.ok(starts >= 2, 'the agent was killed and restarted');
         if (expectedPhase !== 'Finished') {
-          const state = JSON.parse(await readFile(path.join(node.paths.simDir, 'state.json'), 'utf8')) as { loaded: unknown; kernel: { mainline: { outgoing: object } } };
+          const state = await simState(node);
           assert.equal(state.loaded, null, 'nothing stays loaded');
           assert.deepEqual(state.kernel.mainline.outgoing, {}, 'no LUO session left');
         }
@@ -365,9 +373,42 @@ describe('node agent (process, simulated host, real apiserver)', () => {
       await request(node, prepareSpec(randomUUID(), 1, passthrough(idle)));
       const failed = await until(node, 'Failed', (s) => s.phase === 'Failed');
       assert.equal(failed.lastError?.reason, reason);
-      const state = JSON.parse(await readFile(path.join(node.paths.simDir, 'state.json'), 'utf8')) as { loaded: unknown; kernel: { mainline: { outgoing: object } } };
+      const state = await simState(node);
       assert.equal(state.loaded, null);
       assert.deepEqual(state.kernel.mainline.outgoing, {}, 'no LUO session left');
+    });
+  }
+
+  for (const api of ['mainline', 'legacy'] as const) {
+    it(`${api}: the kernel refuses kexec (freeze fails) → Failed(KexecRefused) on the old kernel, LUO cancelled, nothing loaded`, async () => {
+      const node = await simNode({ api });
+      await writeFile(node.faults, JSON.stringify({ nodes: { [node.name]: [{ kind: 'freeze-error' }] } }));
+      const { uid } = await prepared(node);
+      const before = await status(node);
+      await request(node, { action: 'Execute' });
+      const failed = await until(node, 'Failed', (s) => s.phase === 'Failed');
+      assert.equal(failed.lastError?.reason, 'KexecRefused');
+      assert.match(failed.lastError?.message ?? '', /still on 6\.19\.0-sim/);
+      assert.equal(failed.bootID, before.bootID);
+      assert.equal(failed.kernelRelease, before.kernelRelease);
+      assert.equal(failed.observedPlanUID, uid);
+      const state = await simState(node);
+      assert.equal(state.loaded, null);
+      assert.deepEqual(state.kernel.mainline.outgoing, {});
+      assert.equal(state.kernel.legacy.state, 'normal');
+      assert.equal(await bootCount(node), 1);
+    });
+
+    it(`${api}: Cancel while Prepared → Cancelled with nothing prepared or loaded`, async () => {
+      const node = await simNode({ api });
+      await prepared(node);
+      await request(node, { action: 'Cancel' });
+      const cancelled = await until(node, 'Cancelled', (s) => s.phase === 'Cancelled');
+      assert.equal(cancelled.lastError, undefined);
+      const state = await simState(node);
+      assert.equal(state.loaded, null);
+      assert.deepEqual(state.kernel.mainline.outgoing, {});
+      assert.equal(state.kernel.legacy.state, 'normal');
     });
   }
 
@@ -403,7 +444,7 @@ describe('node agent (process, simulated host, real apiserver)', () => {
     assert.ok(failed.lastError?.message.includes(path.join(node.paths.stateDir, JOURNAL_FILE)));
     await request(node, prepareSpec(randomUUID(), 1, ['0000:05:00.1']));
     await waitFor('the request was seen', async () => (await events(node)).filter((e) => e.reason === 'JournalCorrupt').length > 0);
-    const state = JSON.parse(await readFile(path.join(node.paths.simDir, 'state.json'), 'utf8')) as { loaded: unknown };
+    const state = await simState(node);
     assert.equal(state.loaded, null, 'nothing was loaded');
   });
 

@@ -11,6 +11,7 @@
 //         { "kind": "panic-on-boot" },           // the new kernel panics while booting: the node stays down
 //         { "kind": "cold-reboot" },             // firmware reset into the OLD kernel: new boot id, no LUO data
 //         { "kind": "bus-master-lost", "devices": ["0000:05:00.1"] },  // cleared after kexec (default: all preserved)
+//         { "kind": "freeze-error", "errno": "EBUSY" },   // reboot(KEXEC) fails in freeze: LUO cancelled, old kernel
 //         { "kind": "finish-error", "errno": "EIO" },                  // finish fails, preserved state stays
 //         { "kind": "native-driver-after-kexec", "device": "0000:05:00.1", "driver": "nvme" },
 //             // that preserved endpoint comes back bound to a native driver (default by class: nvme for 0108xx,
@@ -38,6 +39,7 @@ const fault = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('panic-on-boot'), times }),
   z.strictObject({ kind: z.literal('cold-reboot'), times }),
   z.strictObject({ kind: z.literal('bus-master-lost'), devices: z.array(bdf).optional(), times }),
+  z.strictObject({ kind: z.literal('freeze-error'), errno: z.enum(['EBUSY', 'EIO', 'EINVAL']).default('EBUSY'), times }),
   z.strictObject({ kind: z.literal('finish-error'), errno: z.enum(['EIO', 'EBUSY', 'EINVAL']).default('EIO'), times }),
   z.strictObject({ kind: z.literal('native-driver-after-kexec'), device: bdf, driver: z.string().regex(/^[A-Za-z0-9_-]+$/).refine((d) => d !== 'vfio-pci', 'a native driver, not vfio-pci').optional(), times }),
   z.strictObject({ kind: z.literal('agent-crash'), phase: z.enum(hostPhases), when: z.enum(['before', 'after']).default('before'), times }),

@@ -542,6 +542,15 @@ class SimKexec implements Kexec {
     await this.host.crashPoint('execute', 'before');
     const state = this.host.hostState;
     if (!state.loaded) throw new KexecError('kexec -e: Nothing has been loaded!', 'KexecFailed');
+    const refused = await this.host.takeFault('freeze-error');
+    if (refused) {
+      // A freeze callback failed inside reboot(KEXEC): the kernel cancels the live update and stays up (legacy:
+      // everyone gets cancel; mainline: the sessions stay with their holder, who closes them).
+      if (state.kernel.api === 'legacy') this.host.kernel.legacyCancel();
+      await this.host.log(`reboot: kexec aborted, freeze failed (${refused.errno})`);
+      await this.host.persist();
+      throw new SimKernelError(refused.errno, `reboot(LINUX_REBOOT_CMD_KEXEC) failed: freeze returned ${refused.errno}; still on ${state.release}`);
+    }
     const nextRelease = state.loaded.release;
     const devices = await this.host.devices();
     await this.host.advanceDma(devices);

@@ -80,6 +80,21 @@ describe('fault injection', () => {
     assert.equal(await host.readBusMaster('0000:04:01.0'), true);
   });
 
+  it('freeze-error: reboot(KEXEC) fails, no reboot happens, legacy LUO is cancelled by the kernel (both models)', async () => {
+    for (const api of ['mainline', 'legacy'] as const) {
+      const node = await faulty([{ kind: 'freeze-error', times: 1 }], api);
+      const host = await node.open();
+      const before = await host.identity();
+      await host.luo.prepare(key, ['0000:05:00.1']);
+      await host.kexec.load(node.image);
+      await assert.rejects(host.kexec.execute(), /EBUSY: reboot\(LINUX_REBOOT_CMD_KEXEC\) failed: freeze returned EBUSY/);
+      assert.equal(node.reboots, 0);
+      assert.deepEqual(await host.identity(), before, 'still the old kernel, same boot');
+      assert.equal(await host.luo.state(), api === 'legacy' ? 'normal' : undefined);
+      assert.match(await kmsg(node.dir), /kexec aborted, freeze failed/);
+    }
+  });
+
   it('finish-error: finish fails and the session stays, the next finish succeeds (times: 1)', async () => {
     const node = await faulty([{ kind: 'finish-error', errno: 'EIO', times: 1 }]);
     await liveUpdate(node);
