@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { AUDIT_POLICY, readAuditLog, type AuditEvent } from './audit';
 import { resolveBinaries, type ControlPlaneBinaries } from './binaries';
 import { freePort } from './free-port';
 import { ControlPlaneError, httpGet, kubeconfigFor, type Endpoint } from './endpoint';
@@ -16,6 +17,8 @@ export interface ControlPlaneOptions {
   crdDir?: string;
   /** Readiness deadline for each process. */
   startTimeoutMs?: number;
+  /** kube-apiserver writes an audit log of write requests (audit.ts), read through auditLog(). */
+  audit?: boolean;
   log?: (message: string) => void;
 }
 
@@ -47,7 +50,7 @@ export class LocalControlPlane {
     process.on('exit', killOnExit);
     try {
       const etcdUrl = await startEtcd(binaries, runDir, processes, timeoutMs, log);
-      const apiserver = await apiserverLauncher(binaries, runDir, etcdUrl, log);
+      const apiserver = await apiserverLauncher(binaries, runDir, etcdUrl, options.audit ?? false, log);
       await apiserver.launch(timeoutMs, (p) => processes.push(p));
       const admin = apiserver.endpoint;
       if (options.crdDir) await installCrds(admin, options.crdDir, timeoutMs, log);
@@ -68,6 +71,12 @@ export class LocalControlPlane {
   /** A kubeconfig document (YAML-compatible JSON) for the admin identity. */
   kubeconfig(): string {
     return kubeconfigFor(this.admin, ADMIN_USER);
+  }
+
+  /** The audit log's events so far, oldest first (start with `audit: true`). */
+  async auditLog(): Promise<AuditEvent[]> {
+    if (!this.apiserver.auditLog) throw new Error('auditLog(): this control plane was started without `audit: true`');
+    return readAuditLog(this.apiserver.auditLog);
   }
 
   /**
@@ -117,11 +126,13 @@ async function startEtcd(
 
 interface ApiserverLauncher {
   endpoint: Endpoint;
+  /** The audit log file, if auditing. */
+  auditLog?: string;
   /** Starts kube-apiserver (`track` gets the process at once, for cleanup) and resolves once it serves; same port and certificates every time. */
   launch(timeoutMs: number, track: (process: ManagedProcess) => void): Promise<void>;
 }
 
-async function apiserverLauncher(binaries: ControlPlaneBinaries, runDir: string, etcdUrl: string, log: (m: string) => void): Promise<ApiserverLauncher> {
+async function apiserverLauncher(binaries: ControlPlaneBinaries, runDir: string, etcdUrl: string, audit: boolean, log: (m: string) => void): Promise<ApiserverLauncher> {
   const certDir = path.join(runDir, 'certs');
   await mkdir(certDir);
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -148,11 +159,20 @@ async function apiserverLauncher(binaries: ControlPlaneBinaries, runDir: string,
     '--disable-admission-plugins=ServiceAccount',
     '--allow-privileged=true',
   ];
+  // Part of `args`, so a restarted apiserver keeps auditing into the same file (appending).
+  const auditLog = audit ? path.join(runDir, 'audit.log') : undefined;
+  if (auditLog) {
+    const policy = path.join(runDir, 'audit-policy.yaml');
+    await writeFile(policy, JSON.stringify(AUDIT_POLICY));
+    // blocking: each event is written as its request completes, not batched for later; maxsize 0: one file, never rotated.
+    args.push(`--audit-policy-file=${policy}`, `--audit-log-path=${auditLog}`, '--audit-log-format=json', '--audit-log-mode=blocking', '--audit-log-maxsize=0');
+  }
   const server = `https://127.0.0.1:${port}`;
   const caFile = path.join(certDir, 'apiserver.crt');
   const endpoint: Endpoint = { server, caData: '', token };
   return {
     endpoint,
+    auditLog,
     async launch(timeoutMs, track) {
       const apiserver = new ManagedProcess('kube-apiserver', binaries.kubeApiserver, args);
       track(apiserver);
