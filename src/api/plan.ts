@@ -46,7 +46,7 @@ export const Devices = defaulted(
 
 export const Step = z.object({
   nodes: intOrPercent(1, 'steps[].nodes').describe('Nodes done when this step ends, cumulative (like Argo\'s setWeight); the first step is the canary.'),
-  pause: z.object({ duration: positiveDuration('pause.duration').optional() }).optional().describe('Pause after the step: for a duration, or until spec.strategy.paused is toggled / the pause is removed when absent.'),
+  pause: z.object({ duration: positiveDuration('pause.duration').optional() }).optional().describe('Pause after the step: for a duration, or without one until the step is approved (spec.approvals, `kubectl liveupdate approve`).'),
 });
 
 export const Window = z.object({
@@ -88,6 +88,14 @@ export const Timeouts = defaulted(
   }),
 );
 
+/** A human's go-ahead for the pause after a step: append-only, so who approved what stays on the object (and in the audit log). */
+export const Approval = z.object({
+  step: z.int().min(0).max(31).describe('Index of the step whose pause this ends (0 = the canary).'),
+  by: z.string().min(1).max(253).describe('Who approved (the plugin writes the kubeconfig user; the apiserver audit log has the authenticated one).'),
+  at: Time,
+  note: z.string().max(1024).optional(),
+});
+
 export const LiveUpdatePlanSpec = z.object({
   target: Target,
   selector: Selector,
@@ -95,6 +103,11 @@ export const LiveUpdatePlanSpec = z.object({
   strategy: Strategy,
   failurePolicy: FailurePolicy,
   timeouts: Timeouts,
+  approvals: z
+    .array(Approval)
+    .max(64)
+    .default([])
+    .meta({ 'x-kubernetes-validations': [{ rule: 'size(self) >= size(oldSelf) && oldSelf.all(a, a in self)', message: 'approvals are append-only' }] }),
   abort: z
     .boolean()
     .default(false)
@@ -143,6 +156,12 @@ export const LiveUpdatePlanStatus = z.object({
     .max(50)
     .optional(),
   pauseReasons: z.array(z.string().max(256)).max(16).optional(),
+  pause: z.object({ step: count, since: Time }).optional().describe('The pause after a step that is in effect, and since when (a timed pause ends at since + duration).'),
+  skippedNodes: z
+    .array(z.object({ node: NodeName, reason: z.string().max(64), message: z.string().max(512) }))
+    .max(256)
+    .optional()
+    .describe('Selected nodes this plan will not update, and why (first 256; summary.skipped counts all).'),
   nextWindowStart: Time.optional(),
   startedAt: Time.optional(),
   completedAt: Time.optional(),
@@ -150,6 +169,11 @@ export const LiveUpdatePlanStatus = z.object({
     .object({
       order: z.array(NodeName).max(5000),
       batches: z.array(z.object({ step: count, nodes: z.array(NodeName).max(5000) })).max(5000),
+      nodes: z
+        .array(z.object({ node: NodeName, eligible: z.boolean(), reason: z.string().max(64).optional(), message: z.string().max(512).optional() }))
+        .max(5000)
+        .optional()
+        .describe('Eligibility of every selected node.'),
     })
     .optional(),
 });

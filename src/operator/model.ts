@@ -1,0 +1,115 @@
+// What the pure planner sees and decides. The operator re-derives all of it from the API on every pass (DESIGN §8):
+// the plan, each selected Node, its LiveUpdateNode (spec = our request, status = the agent's report) and our own
+// per-node mark on that LiveUpdateNode. Nothing here does I/O or reads a clock.
+import type { AgentPhase, LiveUpdateNodeStatus } from '../api/node';
+import type { LiveUpdatePlan, LiveUpdatePlanStatus, NodeRolloutPhase } from '../api/plan';
+
+/** Annotation on a LiveUpdateNode: the operator's progress for one plan on that node (RolloutMark as JSON). */
+export const ROLLOUT_ANNOTATION = 'liveupdate.dev/rollout';
+/** Annotation on a core Node: `<plan name>/<plan uid>` of the plan that cordoned it. Only that plan uncordons it. */
+export const CORDONED_BY_ANNOTATION = 'liveupdate.dev/cordoned-by';
+/** The plan's finalizer: deletion drives every node to a safe end first. */
+export const PLAN_FINALIZER = 'liveupdate.dev/rollout';
+
+/**
+ * The operator's phases for a node it works on (DESIGN §4). Stored in the RolloutMark; Prepared / Rebooted /
+ * Verifying are shown from the agent's report while the stored phase is Preparing / Executing.
+ */
+export type StoredPhase =
+  | 'Claimed' //       spec.planRef written; next: cordon
+  | 'Cordoned' //      ours or already unschedulable; next: Prepare
+  | 'Preparing' //     Prepare requested; waiting for the agent's Prepared
+  | 'Executing' //     Execute requested (after Prepared for this attempt); the point of no return is the agent's
+  | 'Finishing' //     Finish requested after Verified
+  | 'Soaking' //       finished, uncordoned, waiting nodeSoak
+  | 'Cancelling' //    Cancel requested before the point of no return
+  | 'Succeeded'
+  | 'Cancelled'
+  | 'Failed';
+
+export const TERMINAL: ReadonlySet<StoredPhase> = new Set(['Succeeded', 'Cancelled', 'Failed']);
+
+export interface RolloutMark {
+  planUid: string;
+  attempt: number;
+  phase: StoredPhase;
+  /** When this phase began (RFC 3339): timeouts and soak count from here. */
+  since: string;
+  /** Why the node ended Cancelled / Failed (fixed reasons: agent reasons, PrepareTimeout, NodeLost, Aborted…). */
+  reason?: string;
+  message?: string;
+  /** True when the node counts against the failure budget (a Cancelled node may be a failure or an abort). */
+  failure?: boolean;
+  /** We set spec.unschedulable (the Node carries our cordon mark); false when it was already unschedulable. */
+  cordoned?: boolean;
+}
+
+/** One candidate node as the planner sees it: the core Node and its LiveUpdateNode, already read from caches. */
+export interface NodeView {
+  name: string;
+  labels: Record<string, string>;
+  /** The Node's Ready condition is True. */
+  ready: boolean;
+  unschedulable: boolean;
+  /** CORDONED_BY_ANNOTATION's plan uid, if any. */
+  cordonedBy?: string;
+  /** The kubelet's boot id (status.nodeInfo.bootID): an agent report for another boot is stale. */
+  bootID?: string;
+  record?: NodeRecordView;
+}
+
+export interface NodeRecordView {
+  /** For resourceVersion-guarded claims. */
+  resourceVersion: string;
+  claim?: { planName: string; planUid: string };
+  attempt: number;
+  action: 'None' | 'Prepare' | 'Execute' | 'Finish' | 'Cancel';
+  /** Our mark for the plan that claims (or last claimed) the node. */
+  mark?: RolloutMark;
+  status?: LiveUpdateNodeStatus;
+}
+
+/** What the executor must write, in order. Every write is idempotent and keyed by (plan uid, node, attempt). */
+export type NodeAction =
+  /** Take the node: spec.planRef + attempt, action None, preserve = the matching BDFs, mark Claimed (resourceVersion precondition). */
+  | { kind: 'claim'; node: string; attempt: number; preserve: string[] }
+  /** Mark the Node cordoned-by this plan and set unschedulable, in one resourceVersion-guarded patch; then mark Cordoned. */
+  | { kind: 'cordon'; node: string }
+  /** Write spec.action (with target / preserve / compatibleFrom for Prepare) and the new mark in one patch. */
+  | { kind: 'request'; node: string; action: 'Prepare' | 'Execute' | 'Finish' | 'Cancel'; mark: RolloutMark }
+  /** Update only the mark (e.g. Failed after the point of no return, Succeeded after soak). */
+  | { kind: 'mark'; node: string; mark: RolloutMark }
+  /** Clear our cordon mark and unschedulable (only if the Node carries our mark), then mark `then`. */
+  | { kind: 'uncordon'; node: string; then: RolloutMark }
+  /** Drop spec.planRef and the action (the mark stays as the record of what happened). */
+  | { kind: 'release'; node: string };
+
+export interface PlanEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  action: string;
+  note: string;
+  /** A node the event is about (also emitted on that Node). */
+  node?: string;
+}
+
+export interface PlannerInput {
+  plan: LiveUpdatePlan;
+  /** Every Node in the cluster that the plan's selector could consider, with its LiveUpdateNode. */
+  nodes: NodeView[];
+  now: Date;
+  /** The plan is being deleted: finish safely, release, then the finalizer can go. */
+  deleting: boolean;
+}
+
+export interface PlannerOutput {
+  actions: NodeAction[];
+  status: LiveUpdatePlanStatus;
+  events: PlanEvent[];
+  /** Come back by then even if nothing changes (timeouts, soak, pauses, the next window). */
+  requeueAfterMs?: number;
+  /** Deleting and every node is at a safe end with its claim released: remove the finalizer. */
+  finalizable: boolean;
+}
+
+export type { AgentPhase, NodeRolloutPhase };
