@@ -26,6 +26,7 @@ import { defaultTopologyMix, NO_PASSTHROUGH, prepareNode } from '../src/sim/prep
 import { AgentProcess } from '../test/support/agent-process';
 import { serviceAccountKubeConfig } from '../test/support/kube';
 import { waitFor } from '../test/support/wait';
+import { percentile } from './stats';
 
 const TARGET = '6.19.4-lu2';
 const AGENT_ACCOUNT = 'bench-agent';
@@ -53,10 +54,6 @@ interface UpdateFigures {
   kexecObservedMs: number;
   /** The agent's start after the simulated kexec → its first status write. */
   bootMs: number;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 function summary(values: readonly number[], unit = 'ms', digits = 0): { text: string; p99: number } {

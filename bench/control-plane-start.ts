@@ -2,10 +2,7 @@
 // Usage: npm run bench:control-plane -- [runs]
 import path from 'node:path';
 import { LocalControlPlane } from '../src/envtest/control-plane';
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
+import { percentile } from './stats';
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 5);

@@ -49,6 +49,12 @@ export interface PrepareRequest {
 /** Simulated hosts measure DMA; a real one cannot (undefined). */
 type DmaReader = () => Promise<Record<Bdf, number>>;
 
+/** The counters and the instant they describe: the simulator advances them to the time of the read, so stamp after it. */
+async function sampleDma(dma: DmaReader): Promise<{ at: number; counters: Record<Bdf, number> }> {
+  const counters = await dma();
+  return { at: Date.now(), counters };
+}
+
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export class NodeActions {
@@ -130,7 +136,7 @@ export class NodeActions {
     if (journal.phase === 'Prepared') {
       const busMaster: Record<Bdf, boolean> = {};
       for (const { bdf } of journal.closure) busMaster[bdf] = await this.host.readBusMaster(bdf);
-      const before = { ...journal.before, busMaster, ...(dma ? { dma: { at: Date.now(), counters: await dma() } } : {}) };
+      const before = { ...journal.before, busMaster, ...(dma ? { dma: await sampleDma(dma) } : {}) };
       const kexecIssuedAt = this.now().toISOString();
       committed = await this.save({ ...journal, phase: 'Executing', before, kexecIssuedAt, timings: { ...journal.timings, kexecMs: performance.now() - seenAt } });
     }
@@ -180,7 +186,7 @@ export class NodeActions {
       return fail('NoHandover', `${this.node} booted ${identity.kernelRelease} but no LUO data was handed over (KHO / liveupdate=on missing?)`);
 
     inventory = await this.host.inventory();
-    const after = dma ? { at: Date.now(), counters: await dma() } : undefined;
+    const after = dma ? await sampleDma(dma) : undefined;
     const verification: NonNullable<Journal['verification']> = [];
     for (const { bdf, flags } of journal.closure) {
       const device = inventory.devices.find((d) => d.bdf === bdf);
