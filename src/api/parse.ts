@@ -1,6 +1,7 @@
 // The one way operator and agent read objects from the API: zod parse with errors naming object and field path.
 import type { z } from 'zod';
 import { formatFieldPath } from '../util/field-path';
+import { CoreNode } from './core-node';
 import { LiveUpdateNode } from './node';
 import { LiveUpdatePlan } from './plan';
 
@@ -31,3 +32,4 @@ function parseWith<S extends z.ZodType>(schema: S, kind: string, object: unknown
 
 export const parsePlan = (object: unknown): LiveUpdatePlan => parseWith(LiveUpdatePlan, 'LiveUpdatePlan', object);
 export const parseNode = (object: unknown): LiveUpdateNode => parseWith(LiveUpdateNode, 'LiveUpdateNode', object);
+export const parseCoreNode = (object: unknown): CoreNode => parseWith(CoreNode, 'Node', object);

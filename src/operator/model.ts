@@ -6,6 +6,8 @@ import type { LiveUpdatePlan, LiveUpdatePlanStatus, NodeRolloutPhase } from '../
 
 /** Annotation on a LiveUpdateNode: the operator's progress for one plan on that node (RolloutMark as JSON). */
 export const ROLLOUT_ANNOTATION = 'liveupdate.dev/rollout';
+/** Annotation on a LiveUpdateNode: when the current plan claimed it (for liveupdate_node_update_seconds). */
+export const CLAIMED_AT_ANNOTATION = 'liveupdate.dev/claimed-at';
 /** Annotation on a core Node: `<plan name>/<plan uid>` of the plan that cordoned it. Only that plan uncordons it. */
 export const CORDONED_BY_ANNOTATION = 'liveupdate.dev/cordoned-by';
 /** The plan's finalizer: deletion drives every node to a safe end first. */

@@ -1,0 +1,127 @@
+// Applies the planner's node actions to the API, in order. Each write is idempotent; claims and cordons carry a
+// resourceVersion precondition, so a race with another plan, a human or a stale cache ends in 409, never in a
+// double claim or in uncordoning a node someone else cordoned. The first failed write stops the pass: the next
+// reconcile re-plans from fresh state.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { CoreNode } from '../api/core-node';
+import type { LiveUpdateNode } from '../api/node';
+import type { LiveUpdatePlan } from '../api/plan';
+import type { ClusterResource } from '../kube/cluster-resource';
+import { patchNode } from '../kube/core-writes';
+import { CLAIMED_AT_ANNOTATION, CORDONED_BY_ANNOTATION, ROLLOUT_ANNOTATION, type NodeAction, type RolloutMark } from './model';
+import { cordonMark, readMark, writeMark } from './views';
+
+export interface ExecutorDeps {
+  kc: KubeConfig;
+  records: ClusterResource<LiveUpdateNode>;
+  node(name: string): CoreNode | undefined;
+  record(name: string): LiveUpdateNode | undefined;
+  now(): Date;
+}
+
+/** What a written object's resourceVersion became: the reconciler waits for its cache to catch up before planning again. */
+export type Written = { kind: 'LiveUpdateNode' | 'Node'; name: string; resourceVersion: string };
+
+export class Executor {
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  /** Applies one action; returns what it wrote. Throws (409 included) to stop the pass. */
+  async apply(plan: LiveUpdatePlan, action: NodeAction): Promise<Written[]> {
+    const uid = plan.metadata.uid ?? '';
+    const name = plan.metadata.name ?? '';
+    switch (action.kind) {
+      case 'claim': {
+        const record = this.requireRecord(action.node);
+        const mark: RolloutMark = { planUid: uid, attempt: action.attempt, phase: 'Claimed', since: this.deps.now().toISOString() };
+        const { kernel: target, compatibleFrom } = plan.spec.target;
+        const written = await this.deps.records.patch(
+          action.node,
+          {
+            metadata: { annotations: { [ROLLOUT_ANNOTATION]: writeMark(mark), [CLAIMED_AT_ANNOTATION]: mark.since } },
+            spec: { planRef: { name, uid }, attempt: action.attempt, action: 'None', target, compatibleFrom, preserve: action.preserve.map((bdf) => ({ bdf })) },
+          },
+          { resourceVersion: record.metadata.resourceVersion },
+        );
+        return [this.written('LiveUpdateNode', written)];
+      }
+      case 'cordon': {
+        const node = this.requireNode(action.node);
+        // One patch sets the mark and the cordon together, guarded by the resourceVersion we decided on: a node
+        // someone cordoned meanwhile makes it fail (409) instead of becoming "ours".
+        const patched = await patchNode(
+          this.deps.kc,
+          action.node,
+          { metadata: { annotations: { [CORDONED_BY_ANNOTATION]: cordonMark(name, uid) } }, spec: { unschedulable: true } },
+          { resourceVersion: node.metadata.resourceVersion },
+        );
+        const marked = await this.setMark(action.node, { ...this.currentMark(action.node, uid), phase: 'Cordoned', since: this.deps.now().toISOString(), cordoned: true });
+        return [{ kind: 'Node', name: action.node, resourceVersion: patched.metadata?.resourceVersion ?? '' }, marked];
+      }
+      case 'request': {
+        const written = await this.deps.records.patch(action.node, {
+          metadata: { annotations: { [ROLLOUT_ANNOTATION]: writeMark(this.carry(action.node, action.mark)) } },
+          spec: { action: action.action },
+        });
+        return [this.written('LiveUpdateNode', written)];
+      }
+      case 'mark':
+        return [await this.setMark(action.node, action.mark)];
+      case 'uncordon': {
+        const node = this.requireNode(action.node);
+        const out: Written[] = [];
+        // Only a node carrying this plan's mark is ours to uncordon; anything else stays as its owner left it.
+        if (node.metadata.annotations?.[CORDONED_BY_ANNOTATION] === cordonMark(name, uid)) {
+          const patched = await patchNode(
+            this.deps.kc,
+            action.node,
+            { metadata: { annotations: { [CORDONED_BY_ANNOTATION]: null } }, spec: { unschedulable: false } },
+            { resourceVersion: node.metadata.resourceVersion },
+          );
+          out.push({ kind: 'Node', name: action.node, resourceVersion: patched.metadata?.resourceVersion ?? '' });
+        }
+        out.push(await this.setMark(action.node, action.then));
+        return out;
+      }
+      case 'release': {
+        const written = await this.deps.records.patch(action.node, { spec: { planRef: null, action: 'None' } });
+        return [this.written('LiveUpdateNode', written)];
+      }
+    }
+  }
+
+  private async setMark(node: string, mark: RolloutMark): Promise<Written> {
+    const written = await this.deps.records.patch(node, { metadata: { annotations: { [ROLLOUT_ANNOTATION]: writeMark(this.carry(node, mark)) } } });
+    return this.written('LiveUpdateNode', written);
+  }
+
+  /** The mark the planner saw for this plan (what a cordon builds on). */
+  private currentMark(node: string, planUid: string): RolloutMark {
+    const mark = this.deps.record(node) ? readMark(this.deps.record(node)!) : undefined;
+    if (!mark || mark.planUid !== planUid) throw new Error(`${node}: no rollout mark of plan ${planUid} to build on`);
+    return mark;
+  }
+
+  /** Keeps what an earlier phase recorded and a later one must not lose (that we cordoned the node). */
+  private carry(node: string, mark: RolloutMark): RolloutMark {
+    const record = this.deps.record(node);
+    const previous = record ? readMark(record) : undefined;
+    if (previous && previous.planUid === mark.planUid && previous.cordoned && mark.cordoned === undefined) return { ...mark, cordoned: true };
+    return mark;
+  }
+
+  private requireRecord(name: string): LiveUpdateNode {
+    const record = this.deps.record(name);
+    if (!record) throw new Error(`${name}: no LiveUpdateNode to claim`);
+    return record;
+  }
+
+  private requireNode(name: string): CoreNode {
+    const node = this.deps.node(name);
+    if (!node) throw new Error(`Node ${name} is gone`);
+    return node;
+  }
+
+  private written(kind: Written['kind'], object: { metadata: { name?: string; resourceVersion?: string } }): Written {
+    return { kind, name: object.metadata.name ?? '', resourceVersion: object.metadata.resourceVersion ?? '' };
+  }
+}
