@@ -68,15 +68,46 @@ export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase h
 export const AbsolutePath = z.string().regex(/^\/[^\0]*$/, 'must be an absolute host path').max(4096);
 export const Time = z.iso.datetime({ offset: true });
 
-/** metav1.LabelSelector. */
-const LabelSelectorRequirement = z.object({
-  key: z.string().min(1).max(317),
-  operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-  values: z.array(z.string().max(63)).max(64).optional(),
+/** A label key (apimachinery's IsQualifiedName): optional DNS subdomain prefix and '/', then a name of at most 63. */
+const LABEL_KEY_PATTERN = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** The prefix length the pattern cannot bound (RE2 has no lookahead): at most 253 characters before '/'. */
+const LABEL_KEY_PREFIX = '^([^/]{1,253}/)?[^/]+$';
+const keyPrefixFits = (key: string): boolean => new RegExp(LABEL_KEY_PREFIX).test(key);
+const LABEL_KEY_MESSAGE = "must be a label key like example.com/name: an optional DNS subdomain prefix of at most 253 characters and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
+const LabelKey = withRules(z.string().min(1).max(317).regex(LABEL_KEY_PATTERN, LABEL_KEY_MESSAGE), {
+  rule: `self.matches('${LABEL_KEY_PREFIX}')`,
+  message: 'the label key prefix (before /) must be at most 253 characters',
+  holds: keyPrefixFits,
 });
+const LabelValue = z
+  .string()
+  .max(63)
+  .regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/, "must be a label value: empty, or at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit");
+
+/** metav1.LabelSelector, with the apiserver's own checks of keys, values and operator/values combinations. */
+const LabelSelectorRequirement = withRules(
+  z.object({
+    key: LabelKey,
+    operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+    values: z.array(LabelValue).max(64).optional(),
+  }),
+  {
+    rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+    message: 'In and NotIn need at least one value; Exists and DoesNotExist take none: add values or remove them',
+    fieldPath: '.values',
+    holds: (r) => (r.operator === 'In' || r.operator === 'NotIn') === ((r.values ?? []).length > 0),
+  },
+);
 export const LabelSelector = z
   .object({
-    matchLabels: z.record(z.string(), z.string()).optional(),
+    // Map keys have no schema of their own: CEL checks them (bounded by maxProperties for the cost estimate).
+    matchLabels: withRules(z.record(z.string(), LabelValue), {
+      rule: `self.all(k, k.matches(r'${LABEL_KEY_PATTERN.source}') && k.matches('${LABEL_KEY_PREFIX}'))`,
+      message: `every matchLabels key ${LABEL_KEY_MESSAGE}`,
+      holds: (labels) => Object.keys(labels).every((k) => LABEL_KEY_PATTERN.test(k) && keyPrefixFits(k)),
+    })
+      .meta({ maxProperties: 64 })
+      .optional(),
     matchExpressions: z.array(LabelSelectorRequirement).max(32).optional(),
   })
   .meta({ 'x-kubernetes-map-type': 'atomic' });
