@@ -1,0 +1,85 @@
+// The pure rollout planner (issue 9 item 4): (plan, nodes with their records and our marks, now) → actions for the
+// executor, the plan's status and events. No I/O, no clock: the same input always gives the same output.
+import type { PlanPhase } from '../api/plan';
+import { TERMINAL, type NodeAction, type PlanEvent, type PlannerInput, type PlannerOutput } from './model';
+import { resolveBudgets } from './planner/counts';
+import { classify, type Candidate, type Fleet } from './planner/fleet';
+import { advanceNode, type StopReason } from './planner/node-flow';
+import { orderNodes } from './planner/order';
+import { chooseStarts, startBlockers } from './planner/starts';
+import { buildStatus, planEvents, type Decision } from './planner/status';
+import { stepState, type StepState } from './planner/steps';
+import { windowState, type WindowState } from './windows';
+
+function phaseOf(input: PlannerInput, fleet: Fleet, startCount: number, exceeded: boolean, halted: boolean, steps: StepState, window: WindowState): PlanPhase {
+  const { spec, metadata } = input.plan;
+  const inFlight = fleet.counts.inFlight + startCount;
+  if (spec.strategy.mode === 'Preview') return 'Previewed';
+  if (input.deleting || spec.abort) {
+    const claimed = input.nodes.some((n) => n.record?.claim?.planUid === metadata.uid);
+    return inFlight > 0 || claimed ? 'Aborting' : 'Aborted';
+  }
+  if (inFlight === 0 && fleet.pending.length === 0) return exceeded ? 'Failed' : 'Completed';
+  if (halted) return inFlight > 0 ? 'Halted' : 'Failed';
+  if (spec.strategy.paused || steps.pause) return 'Paused';
+  if (!window.open && inFlight === 0) return 'WaitingForWindow';
+  return fleet.started.length + startCount > 0 ? 'Progressing' : 'Pending';
+}
+
+export function planRollout(input: PlannerInput): PlannerOutput {
+  const { plan, now, deleting } = input;
+  const { spec } = plan;
+  const window = windowState(spec.strategy.windows, now);
+  const planUid = plan.metadata.uid ?? '';
+  const fleet = classify(spec, planUid, input.nodes);
+  const { counts } = fleet;
+  const budgets = resolveBudgets(spec, fleet.started.length + fleet.pending.length);
+  const exceeded = counts.failed > budgets.maxFailedNodes;
+  const halted = exceeded && spec.failurePolicy.onFailure !== 'Continue';
+  const order = orderNodes([...fleet.started.map((s) => s.node), ...fleet.pending.map((p) => p.node)], spec.strategy.order, planUid);
+  const steps = stepState(spec, budgets.stepTargets, { succeeded: counts.succeeded, inFlight: counts.inFlight, lost: counts.failed + counts.cancelled }, plan.status, now);
+  const preview = spec.strategy.mode === 'Preview';
+
+  const actions: NodeAction[] = [];
+  const events: PlanEvent[] = [];
+  const deadlines: number[] = [];
+  const blockers = startBlockers(input, halted, steps, window);
+  let starts: Candidate[] = [];
+  if (!preview) {
+    const stop: StopReason | undefined = deleting ? 'PlanDeleted' : spec.abort ? 'Aborted' : halted && spec.failurePolicy.onFailure === 'CancelInFlight' ? 'CancelledByPolicy' : undefined;
+    const planEnded = deleting || spec.abort || (counts.inFlight === 0 && (fleet.pending.length === 0 || halted));
+    for (const { node, mark } of fleet.started) {
+      const step = advanceNode(node, mark, { planUid, spec, now, ...(stop ? { stop } : {}), planEnded });
+      actions.push(...step.actions);
+      events.push(...step.events);
+      if (step.deadline !== undefined) deadlines.push(step.deadline);
+    }
+    for (const node of input.nodes)
+      if (node.record?.claim?.planUid === planUid && node.record.mark?.planUid !== planUid) actions.push({ kind: 'release', node: node.name });
+
+    if (blockers.length === 0) starts = chooseStarts(order, fleet, budgets, steps);
+    for (const { node, preserve } of starts) {
+      const record = node.record!;
+      const attempt = Math.max(record.attempt, record.mark?.attempt ?? 0) + 1;
+      actions.push({ kind: 'claim', node: node.name, attempt, preserve });
+      events.push({ type: 'Normal', reason: 'NodeStarted', action: 'Claim', note: `node ${node.name}: attempt ${attempt}, preserving ${preserve.length ? preserve.join(', ') : 'no devices'}`, node: node.name });
+    }
+  }
+
+  if (steps.pause?.until !== undefined) deadlines.push(steps.pause.until);
+  // Window edges change what may start (and the status): come back when the next opens or this one closes.
+  const edge = window.open ? window.closesAt : window.nextStart;
+  if (edge && fleet.pending.length > 0) deadlines.push(edge.getTime());
+  const phase = phaseOf(input, fleet, starts.length, exceeded, halted, steps, window);
+  const pauseReasons = phase === 'Previewed' || phase === 'Completed' || phase === 'Aborted' ? [] : blockers;
+  const decision: Decision = { phase, fleet, order, starts: starts.map((c) => c.node.name), steps, budgets, window, pauseReasons, exceeded };
+  const claimsLeft = input.nodes.some((n) => n.record?.claim?.planUid === planUid);
+  const settled = fleet.started.every((s) => TERMINAL.has(s.mark.phase));
+  return {
+    actions,
+    status: buildStatus(plan, now, decision),
+    events: [...events, ...planEvents(plan.status, decision, plan)],
+    ...(deadlines.length > 0 ? { requeueAfterMs: Math.max(0, Math.min(...deadlines) - now.getTime()) } : {}),
+    finalizable: deleting && settled && !claimsLeft,
+  };
+}

@@ -1,0 +1,202 @@
+// One node's next step in a rollout (DESIGN §4), level-triggered from our mark and the agent's report for
+// (plan uid, attempt). At most one transition per node per pass; every write it asks for is idempotent.
+import { durationMs } from '../../api/duration';
+import type { LiveUpdateNodeStatus } from '../../api/node';
+import type { LiveUpdatePlanSpec } from '../../api/plan';
+import { TERMINAL, type NodeAction, type NodeView, type PlanEvent, type RolloutMark, type StoredPhase } from '../model';
+
+/** Why every node before the point of no return is being cancelled; none of these is the node's failure. */
+export type StopReason = 'Aborted' | 'PlanDeleted' | 'CancelledByPolicy';
+
+export interface FlowContext {
+  planUid: string;
+  spec: LiveUpdatePlanSpec;
+  now: Date;
+  stop?: StopReason;
+  /** The plan is over (or being deleted): Failed nodes, kept claimed for a human until now, are released too. */
+  planEnded: boolean;
+}
+
+export interface FlowStep {
+  actions: NodeAction[];
+  events: PlanEvent[];
+  /** Epoch ms at which this node's situation changes without any report (timeout, soak end). */
+  deadline?: number;
+}
+
+/** Phases in which the plan has not asked for Execute: Cancel is still ours to send. */
+const BEFORE_EXECUTE: ReadonlySet<StoredPhase> = new Set(['Claimed', 'Cordoned', 'Preparing', 'Cancelling']);
+
+const STOP_MESSAGES: Record<StopReason, string> = {
+  Aborted: 'the plan was aborted (spec.abort)',
+  PlanDeleted: 'the plan is being deleted',
+  CancelledByPolicy: 'the failure budget is exceeded and onFailure is CancelInFlight',
+};
+
+/** The agent's report if it answers this attempt and is from the node's current boot; otherwise nothing to act on. */
+function reportFor(node: NodeView, mark: RolloutMark, planUid: string): LiveUpdateNodeStatus | undefined {
+  const status = node.record?.status;
+  if (status?.observedPlanUID !== planUid || status.observedAttempt !== mark.attempt) return undefined;
+  return node.bootID !== undefined && status.bootID !== node.bootID ? undefined : status;
+}
+
+/** The agent answered nothing for this attempt in this boot: it never prepared it, so a Cancel has nothing to undo. */
+function agentSilent(node: NodeView, mark: RolloutMark, planUid: string): boolean {
+  const status = node.record?.status;
+  if (status === undefined) return true;
+  const fresh = node.bootID === undefined || status.bootID === node.bootID;
+  return fresh && (status.observedPlanUID !== planUid || status.observedAttempt !== mark.attempt);
+}
+
+export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext): FlowStep {
+  const { planUid, spec, now } = ctx;
+  const name = node.name;
+  const step: FlowStep = { actions: [], events: [] };
+  const at = now.toISOString();
+  const since = Date.parse(mark.since);
+  const timeout = (key: keyof LiveUpdatePlanSpec['timeouts']) => durationMs(spec.timeouts[key]);
+  const next = (phase: StoredPhase, extra: Partial<RolloutMark> = {}): RolloutMark => ({
+    planUid,
+    attempt: mark.attempt,
+    phase,
+    since: at,
+    ...(mark.cordoned === undefined ? {} : { cordoned: mark.cordoned }),
+    ...extra,
+  });
+  const event = (type: PlanEvent['type'], reason: string, action: string, note: string) =>
+    step.events.push({ type, reason, action, note: note.slice(0, 1024), node: name });
+  const waitUntil = (deadline: number) => {
+    step.deadline = deadline;
+    return step;
+  };
+  const request = (action: 'Prepare' | 'Execute' | 'Finish' | 'Cancel', then: RolloutMark) => {
+    step.actions.push({ kind: 'request', node: name, action, mark: then });
+    return step;
+  };
+  const cancel = (reason: string, message: string, failure: boolean) => request('Cancel', next('Cancelling', { reason, message, failure }));
+  const fail = (reason: string, message: string) => {
+    step.actions.push({ kind: 'mark', node: name, mark: next('Failed', { reason, message, failure: true }) });
+    event('Warning', 'NodeFailed', 'Fail', `node ${name} failed (${reason}): ${message}; it stays cordoned for a human`);
+    return step;
+  };
+  /** Uncordon if we cordoned, then the terminal Cancelled mark, then give the node back. */
+  const endCancelled = (reason: string, message: string, failure: boolean) => {
+    const then = next('Cancelled', { reason, message, failure });
+    step.actions.push(mark.cordoned === true ? { kind: 'uncordon', node: name, then } : { kind: 'mark', node: name, mark: then });
+    step.actions.push({ kind: 'release', node: name });
+    event(failure ? 'Warning' : 'Normal', 'NodeCancelled', 'Cancel', `node ${name} cancelled before the point of no return (${reason}): ${message}`);
+    return step;
+  };
+  const agentError = (status: LiveUpdateNodeStatus, fallback: string) => ({
+    reason: status.lastError?.reason ?? fallback,
+    message: status.lastError?.message ?? `the agent reported ${status.phase} for attempt ${mark.attempt}`,
+  });
+
+  if (TERMINAL.has(mark.phase)) {
+    const claimed = node.record?.claim?.planUid === planUid;
+    if (claimed && (mark.phase !== 'Failed' || ctx.planEnded)) step.actions.push({ kind: 'release', node: name });
+    return step;
+  }
+
+  const report = reportFor(node, mark, planUid);
+  // The agent is past the point of no return whatever we stored (a lost mark write): never Cancel from here on.
+  if (report?.kexecIssuedAt && BEFORE_EXECUTE.has(mark.phase)) {
+    step.actions.push({ kind: 'mark', node: name, mark: next('Executing') });
+    return step;
+  }
+  const stop = ctx.stop;
+
+  switch (mark.phase) {
+    case 'Claimed':
+      if (stop) {
+        step.actions.push({ kind: 'mark', node: name, mark: next('Cancelled', { reason: stop, message: STOP_MESSAGES[stop], failure: false }) });
+        step.actions.push({ kind: 'release', node: name });
+        event('Normal', 'NodeCancelled', 'Cancel', `node ${name} released before any request: ${STOP_MESSAGES[stop]}`);
+        return step;
+      }
+      // Someone else's cordon (or our own from a pass whose mark write was lost) is not ours to make.
+      if (node.unschedulable) {
+        step.actions.push({ kind: 'mark', node: name, mark: next('Cordoned', { cordoned: node.cordonedBy === planUid }) });
+        return step;
+      }
+      step.actions.push({ kind: 'cordon', node: name });
+      return step;
+
+    case 'Cordoned':
+      if (stop) return endCancelled(stop, STOP_MESSAGES[stop], false);
+      return request('Prepare', next('Preparing'));
+
+    case 'Preparing': {
+      if (report?.phase === 'Prepared') {
+        event('Normal', 'NodePrepared', stop ? 'Cancel' : 'Execute', `node ${name} prepared attempt ${mark.attempt}`);
+        if (stop) return cancel(stop, STOP_MESSAGES[stop], false);
+        event('Normal', 'KexecRequested', 'Execute', `node ${name}: Execute requested for attempt ${mark.attempt} (kexec into ${spec.target.kernel.release})`);
+        return request('Execute', next('Executing'));
+      }
+      if (report?.phase === 'Failed' || report?.phase === 'Cancelled') {
+        const { reason, message } = agentError(report, 'PrepareFailed');
+        return cancel(reason, message, true);
+      }
+      if (stop) return cancel(stop, STOP_MESSAGES[stop], false);
+      const deadline = since + timeout('prepare');
+      if (now.getTime() >= deadline) return cancel('PrepareTimeout', `node ${name} did not report Prepared within ${spec.timeouts.prepare}`, true);
+      return waitUntil(deadline);
+    }
+
+    // Execute was written: the outcome is the agent's. No Cancel from here, even on abort.
+    case 'Executing': {
+      if (report?.phase === 'Verified' || report?.phase === 'Finished') return request('Finish', next('Finishing'));
+      if (report?.phase === 'Failed' || report?.phase === 'Cancelled') {
+        const { reason, message } = agentError(report, report.phase === 'Failed' ? 'ExecuteFailed' : 'CancelledByAgent');
+        // Refused before reboot(KEXEC) (e.g. kexec load failed): the agent is still on the old kernel, so cancel cleanly.
+        return report.kexecIssuedAt ? fail(reason, message) : cancel(reason, message, true);
+      }
+      const returnBy = since + timeout('nodeReturn');
+      if (report?.phase !== 'Rebooted') {
+        if (now.getTime() >= returnBy) return fail('NodeLost', `node ${name} did not come back within ${spec.timeouts.nodeReturn} of Execute`);
+        return waitUntil(returnBy);
+      }
+      const verifyBy = returnBy + timeout('verify');
+      if (now.getTime() >= verifyBy) return fail('VerifyTimeout', `node ${name} rebooted but did not verify within ${spec.timeouts.verify} after nodeReturn`);
+      return waitUntil(verifyBy);
+    }
+
+    case 'Finishing': {
+      if (report?.phase === 'Finished' && node.ready) {
+        const then = next('Soaking');
+        step.actions.push(mark.cordoned === true ? { kind: 'uncordon', node: name, then } : { kind: 'mark', node: name, mark: then });
+        return step;
+      }
+      if (report?.phase === 'Failed') {
+        const { reason, message } = agentError(report, 'FinishFailed');
+        return fail(reason, message);
+      }
+      const deadline = since + timeout('finish');
+      if (now.getTime() >= deadline)
+        return report?.phase === 'Finished'
+          ? fail('NodeNotReady', `node ${name} finished but its Node is not Ready within ${spec.timeouts.finish}`)
+          : fail('FinishTimeout', `node ${name} did not report Finished within ${spec.timeouts.finish}`);
+      return waitUntil(deadline);
+    }
+
+    case 'Soaking': {
+      // Deletion or abort need no soak: the node is updated and uncordoned; only counting it done waits.
+      const deadline = since + durationMs(spec.strategy.nodeSoak);
+      if (now.getTime() < deadline && !stop) return waitUntil(deadline);
+      step.actions.push({ kind: 'mark', node: name, mark: next('Succeeded') });
+      step.actions.push({ kind: 'release', node: name });
+      event('Normal', 'NodeSucceeded', 'Succeed', `node ${name} runs ${spec.target.kernel.release} (attempt ${mark.attempt})`);
+      return step;
+    }
+
+    case 'Cancelling': {
+      const undone = report?.phase === 'Cancelled' || (report?.phase === 'Failed' && !report.kexecIssuedAt) || agentSilent(node, mark, planUid);
+      if (undone) return endCancelled(mark.reason ?? 'Cancelled', mark.message ?? 'cancelled', mark.failure ?? true);
+      const deadline = since + timeout('prepare');
+      // An agent that never confirms leaves the node's state unknown: a human's call, like a failure after kexec.
+      if (now.getTime() >= deadline) return fail('CancelTimeout', `node ${name} did not confirm Cancel within ${spec.timeouts.prepare}`);
+      return waitUntil(deadline);
+    }
+  }
+  return step;
+}

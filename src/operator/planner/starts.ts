@@ -1,0 +1,48 @@
+// Which pending nodes start in this pass, and why none may.
+import type { PlannerInput } from '../model';
+import type { WindowState } from '../windows';
+import type { Budgets } from './counts';
+import type { Candidate, Fleet } from './fleet';
+import type { StepState } from './steps';
+
+/**
+ * Walks the order and claims nodes while maxInFlight, the current step's target and maxUnavailable allow. A node
+ * already unschedulable costs no unavailability; a NotReady node waits (its update ends only once it is Ready).
+ */
+export function chooseStarts(order: string[], fleet: Fleet, budgets: Budgets, steps: StepState): Candidate[] {
+  const pending = new Map(fleet.pending.map((c) => [c.node.name, c]));
+  let inFlight = fleet.counts.inFlight;
+  let unavailable = fleet.nodes.filter((n) => !n.ready || n.unschedulable).length;
+  const starts: Candidate[] = [];
+  for (const name of order) {
+    if (inFlight >= budgets.maxInFlight || fleet.counts.succeeded + inFlight >= steps.startLimit) break;
+    const candidate = pending.get(name);
+    // A claim of ours without our mark is a leftover being released this pass.
+    if (!candidate || !candidate.node.ready || candidate.node.record?.claim) continue;
+    const costs = !candidate.node.unschedulable;
+    if (costs && unavailable >= budgets.maxUnavailable) continue;
+    starts.push(candidate);
+    inFlight++;
+    if (costs) unavailable++;
+  }
+  return starts;
+}
+
+/** Why no node may start now (empty: starts are up to the budgets). */
+export function startBlockers(input: PlannerInput, halted: boolean, steps: StepState, window: WindowState): string[] {
+  const { spec } = input.plan;
+  const reasons: string[] = [];
+  if (input.deleting) reasons.push('the plan is being deleted');
+  else if (spec.abort) reasons.push('the plan is aborted');
+  if (halted) reasons.push(`the failure budget is exceeded (onFailure: ${spec.failurePolicy.onFailure})`);
+  if (spec.strategy.paused) reasons.push('spec.strategy.paused is true');
+  const pause = steps.pause;
+  if (pause)
+    reasons.push(
+      pause.until === undefined
+        ? `step ${pause.step} is done; its pause waits for approval (kubectl liveupdate approve, spec.approvals step ${pause.step})`
+        : `step ${pause.step} is done; its pause ends at ${new Date(pause.until).toISOString()}`,
+    );
+  if (!window.open) reasons.push(`outside the maintenance windows; the next opens ${window.nextStart?.toISOString() ?? 'never'}`);
+  return reasons;
+}
