@@ -85,7 +85,7 @@ describe('eligibility (first failing check wins)', () => {
 });
 
 describe('order', () => {
-  const nodes = ['c', 'a', 'e', 'b', 'd'].map((name, i) => ({ name, labels: i < 2 ? { [ZONE]: 'z2' } : i < 4 ? { [ZONE]: 'z1' } : {} }));
+  const nodes = ['c', 'a', 'e', 'b', 'd'].map((name, i): { name: string; labels: Record<string, string> } => ({ name, labels: i < 2 ? { [ZONE]: 'z2' } : i < 4 ? { [ZONE]: 'z1' } : {} }));
   it('Name sorts', () => assert.deepEqual(orderNodes(nodes, 'Name', 'u'), ['a', 'b', 'c', 'd', 'e']));
   it('Zone round-robins zones by name ("" first), names within a zone', () => assert.deepEqual(orderNodes(nodes, 'Zone', 'u'), ['d', 'b', 'a', 'e', 'c']));
   it('Random is a permutation fixed by the plan uid', () => {
