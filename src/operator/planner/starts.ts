@@ -12,7 +12,9 @@ import type { StepState } from './steps';
 export function chooseStarts(order: string[], fleet: Fleet, budgets: Budgets, steps: StepState): Candidate[] {
   const pending = new Map(fleet.pending.map((c) => [c.node.name, c]));
   let inFlight = fleet.counts.inFlight;
-  let unavailable = fleet.nodes.filter((n) => !n.ready || n.unschedulable).length;
+  // A node claimed but not yet cordoned is about to be unavailable: count it now, or two passes would spend one slot twice.
+  const claimed = new Set(fleet.started.filter((s) => s.mark.phase === 'Claimed').map((s) => s.node.name));
+  let unavailable = fleet.nodes.filter((n) => !n.ready || n.unschedulable || claimed.has(n.name)).length;
   const starts: Candidate[] = [];
   for (const name of order) {
     if (inFlight >= budgets.maxInFlight || fleet.counts.succeeded + inFlight >= steps.startLimit) break;

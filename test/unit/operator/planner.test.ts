@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { LiveUpdateNodeStatus } from '../../../src/api/node';
+import type { LiveUpdatePlan } from '../../../src/api/plan';
+import { findCondition } from '../../../src/kube/conditions';
+import type { NodeView, PlannerOutput, RolloutMark, StoredPhase } from '../../../src/operator/model';
+import { planRollout } from '../../../src/operator/planner';
+import { agentStatus, makeNode, makePlan, PLAN_UID, TARGET } from '../../support/fleet-arbitrary';
+
+const NOW = new Date('2030-03-04T10:00:00Z');
+const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
+const MIN = 60_000;
+
+const plan = (spec: Record<string, unknown> = {}) => makePlan(spec);
+const pass = (p: LiveUpdatePlan, nodes: NodeView[], deleting = false): PlannerOutput => planRollout({ plan: p, nodes, now: NOW, deleting });
+
+/** A node this plan works on: our claim and mark, and the agent's report for (plan uid, attempt 1). */
+function ours(name: string, phase: StoredPhase, o: { since?: number; cordoned?: boolean; report?: Partial<LiveUpdateNodeStatus>; node?: Partial<NodeView>; mark?: Partial<RolloutMark> } = {}): NodeView {
+  const mark: RolloutMark = { planUid: PLAN_UID, attempt: 1, phase, since: ago(o.since ?? 0), cordoned: o.cordoned ?? true, ...o.mark };
+  const status = agentStatus(o.report ? { observedPlanUID: PLAN_UID, observedAttempt: 1, ...o.report } : {});
+  const claimed = !['Succeeded', 'Cancelled'].includes(phase);
+  const node = makeNode(name, { unschedulable: mark.cordoned === true, record: { attempt: 1, mark, status, ...(claimed ? { claim: { planName: 'plan-a', planUid: PLAN_UID } } : {}) } });
+  if (mark.cordoned) node.cordonedBy = PLAN_UID;
+  return { ...node, ...o.node };
+}
+
+const kinds = (out: PlannerOutput) => out.actions.map((a) => (a.kind === 'request' ? `request:${a.action}` : a.kind === 'uncordon' ? `uncordon>${a.then.phase}` : a.kind === 'mark' ? `mark:${a.mark.phase}` : a.kind));
+const reasons = (out: PlannerOutput) => out.events.map((e) => e.reason);
+
+describe('per-node flow', () => {
+  const cases: { what: string; node: NodeView; spec?: Record<string, unknown>; expect: string[]; events?: string[] }[] = [
+    { what: 'Claimed and schedulable → cordon', node: ours('n1', 'Claimed', { cordoned: undefined, mark: { cordoned: undefined } }), expect: ['cordon'] },
+    { what: 'Claimed and already unschedulable → Cordoned, not ours', node: { ...ours('n1', 'Claimed', { mark: { cordoned: undefined } }), unschedulable: true, cordonedBy: 'someone' }, expect: ['mark:Cordoned'] },
+    { what: 'Cordoned → Prepare', node: ours('n1', 'Cordoned'), expect: ['request:Prepare'] },
+    { what: 'Prepared for our attempt → Execute', node: ours('n1', 'Preparing', { report: { phase: 'Prepared' } }), expect: ['request:Execute'], events: ['NodePrepared', 'KexecRequested'] },
+    { what: 'Prepared for another attempt → wait', node: ours('n1', 'Preparing', { report: { phase: 'Prepared', observedAttempt: 7 } }), expect: [] },
+    { what: 'Prepared reported from an earlier boot → wait', node: ours('n1', 'Preparing', { report: { phase: 'Prepared' }, node: { bootID: 'boot-9' } }), expect: [] },
+    { what: 'agent Failed before kexec → Cancel', node: ours('n1', 'Preparing', { report: { phase: 'Failed', lastError: { reason: 'PrepareFailed', message: 'x' } } }), expect: ['request:Cancel'] },
+    { what: 'prepare timeout → Cancel', node: ours('n1', 'Preparing', { since: 11 * MIN }), expect: ['request:Cancel'] },
+    { what: 'Cancelled by the agent → uncordon, Cancelled, release', node: ours('n1', 'Cancelling', { report: { phase: 'Cancelled' } }), expect: ['uncordon>Cancelled', 'release'], events: ['NodeCancelled'] },
+    { what: 'Cancelling a node that never prepared → done', node: ours('n1', 'Cancelling', { cordoned: false }), expect: ['mark:Cancelled', 'release'] },
+    { what: 'Verified → Finish', node: ours('n1', 'Executing', { report: { phase: 'Verified', kexecIssuedAt: ago(MIN) } }), expect: ['request:Finish'] },
+    { what: 'Failed after kexec → Failed, no release, no uncordon', node: ours('n1', 'Executing', { report: { phase: 'Failed', kexecIssuedAt: ago(MIN), lastError: { reason: 'DMALost', message: 'bus master clear' } } }), expect: ['mark:Failed'], events: ['NodeFailed'] },
+    { what: 'refused before kexec → Cancel', node: ours('n1', 'Executing', { report: { phase: 'Failed', lastError: { reason: 'KexecRefused', message: 'x' } } }), expect: ['request:Cancel'] },
+    { what: 'no return within nodeReturn → Failed(NodeLost)', node: ours('n1', 'Executing', { since: 16 * MIN }), expect: ['mark:Failed'] },
+    { what: 'kexec issued while we stored Preparing → Executing, never Cancel', node: ours('n1', 'Preparing', { since: 60 * MIN, report: { phase: 'Executing', kexecIssuedAt: ago(MIN) } }), expect: ['mark:Executing'] },
+    { what: 'Finished and Ready → uncordon, soak', node: ours('n1', 'Finishing', { report: { phase: 'Finished' } }), expect: ['uncordon>Soaking'] },
+    { what: 'Finished but NotReady → wait', node: ours('n1', 'Finishing', { report: { phase: 'Finished' }, node: { ready: false } }), expect: [] },
+    { what: 'Finished on a node we did not cordon → Soaking without uncordon', node: ours('n1', 'Finishing', { cordoned: false, report: { phase: 'Finished' } }), expect: ['mark:Soaking'] },
+    { what: 'no Finished within finish → Failed(FinishTimeout)', node: ours('n1', 'Finishing', { since: 6 * MIN }), expect: ['mark:Failed'] },
+    { what: 'soak over → Succeeded, release', node: ours('n1', 'Soaking', { since: 3 * MIN, cordoned: false }), spec: { strategy: { nodeSoak: '2m' } }, expect: ['mark:Succeeded', 'release'], events: ['NodeSucceeded'] },
+    { what: 'soaking → wait', node: ours('n1', 'Soaking', { since: MIN, cordoned: false }), spec: { strategy: { nodeSoak: '2m' } }, expect: [] },
+  ];
+  for (const c of cases)
+    it(c.what, () => {
+      const out = pass(plan(c.spec), [c.node]);
+      assert.deepEqual(kinds(out), c.expect);
+      for (const reason of c.events ?? []) assert.ok(reasons(out).includes(reason), `${reason} in ${reasons(out).join()}`);
+    });
+
+  it('Failed names the agent reason; NodeLost its own', () => {
+    const dma = pass(plan(), [ours('n1', 'Executing', { report: { phase: 'Failed', kexecIssuedAt: ago(MIN), lastError: { reason: 'DMALost', message: 'm' } } })]);
+    assert.equal(dma.actions[0]?.kind === 'mark' && dma.actions[0].mark.reason, 'DMALost');
+    const lost = pass(plan(), [ours('n1', 'Executing', { since: 16 * MIN })]);
+    assert.equal(lost.actions[0]?.kind === 'mark' && lost.actions[0].mark.reason, 'NodeLost');
+    assert.equal(lost.status.failedNodes?.length, 0, 'the status reports what the input holds');
+  });
+
+  it('a new claim takes the next attempt and the matched devices', () => {
+    const out = pass(plan(), [makeNode('n1', { record: { attempt: 4 } })]);
+    assert.deepEqual(out.actions, [{ kind: 'claim', node: 'n1', attempt: 5, preserve: ['0000:05:00.0'] }]);
+    assert.deepEqual(reasons(out), ['NodeStarted']);
+  });
+});
+
+describe('budgets', () => {
+  const fleet = (n: number, o: Parameters<typeof makeNode>[1] = {}) => Array.from({ length: n }, (_, i) => makeNode(`n${i}`, o));
+  const claims = (out: PlannerOutput) => out.actions.filter((a) => a.kind === 'claim').map((a) => a.node);
+
+  it('maxInFlight (rounded up) bounds the starts', () => assert.deepEqual(claims(pass(plan({ strategy: { maxInFlight: '30%', maxUnavailable: 10 } }), fleet(5))), ['n0', 'n1']));
+  it('maxUnavailable counts nodes NotReady or cordoned by anyone', () => {
+    const nodes = [...fleet(4), makeNode('z-down', { ready: false, record: { status: agentStatus({ kernelRelease: TARGET }) } })];
+    assert.deepEqual(claims(pass(plan({ strategy: { maxInFlight: 5, maxUnavailable: 2 } }), nodes)), ['n0']);
+  });
+  it('a node already unschedulable costs nothing; a NotReady one waits', () => {
+    const nodes = [makeNode('a', { ready: false }), makeNode('b', { unschedulable: true }), makeNode('c'), makeNode('d')];
+    assert.deepEqual(claims(pass(plan({ strategy: { maxInFlight: 5, maxUnavailable: 2 } }), nodes)), ['b']);
+  });
+  it('a claimed node not yet cordoned already counts as unavailable', () =>
+    assert.deepEqual(claims(pass(plan({ strategy: { maxInFlight: 5, maxUnavailable: 1 } }), [ours('a', 'Claimed', { cordoned: undefined, mark: { cordoned: undefined } }), makeNode('b')])), []));
+  it('the canary step takes one node, then its untimed pause waits for approval', () => {
+    const p = plan({ strategy: { maxInFlight: 5, maxUnavailable: 5, steps: [{ nodes: 1, pause: {} }] } });
+    assert.deepEqual(claims(pass(p, fleet(4))), ['n0']);
+    const done = [ours('n0', 'Succeeded', { cordoned: false }), ...fleet(3).slice(1)];
+    const paused = pass(p, done);
+    assert.deepEqual(claims(paused), []);
+    assert.equal(paused.status.phase, 'Paused');
+    assert.deepEqual(paused.status.pause, { step: 0, since: NOW.toISOString() });
+    assert.match(paused.status.pauseReasons?.join() ?? '', /approv/);
+    assert.deepEqual(reasons(paused), ['StepCompleted', 'Paused']);
+    const approved = makePlan({ ...p.spec, approvals: [{ step: 0, by: 'alice', at: NOW.toISOString() }] });
+    approved.status = paused.status;
+    const resumed = pass(approved, done);
+    assert.deepEqual(claims(resumed), ['n1', 'n2']);
+    assert.ok(reasons(resumed).includes('Resumed'));
+  });
+  it('failures beyond maxFailedNodes halt new starts; CancelInFlight also cancels before the point of no return', () => {
+    const nodes = [ours('a', 'Failed', { mark: { failure: true, reason: 'DMALost' } }), ours('b', 'Preparing'), ours('c', 'Executing'), makeNode('d')];
+    const halt = pass(plan({ strategy: { maxInFlight: 5 } }), nodes);
+    assert.deepEqual(kinds(halt), []);
+    assert.equal(halt.status.phase, 'Halted');
+    assert.equal(findCondition(halt.status.conditions, 'Degraded')?.reason, 'FailureBudgetExceeded');
+    assert.ok(reasons(halt).includes('Halted'));
+    const cancel = pass(plan({ strategy: { maxInFlight: 5 }, failurePolicy: { onFailure: 'CancelInFlight' } }), nodes);
+    assert.deepEqual(kinds(cancel), ['request:Cancel']);
+    assert.equal(cancel.actions[0]?.node, 'b');
+    const cont = pass(plan({ strategy: { maxInFlight: 5, maxUnavailable: 5 }, failurePolicy: { onFailure: 'Continue' } }), nodes);
+    assert.deepEqual(claims(cont), ['d']);
+  });
+  it('a halted plan with nothing in flight is Failed, ends, and releases its failed nodes', () => {
+    const out = pass(plan(), [ours('a', 'Failed', { mark: { failure: true, reason: 'NodeLost' } }), makeNode('b')]);
+    assert.equal(out.status.phase, 'Failed');
+    assert.equal(out.status.completedAt, NOW.toISOString());
+    assert.deepEqual(kinds(out), ['release']);
+  });
+});
+
+describe('windows, pause, abort, deletion', () => {
+  it('outside every window nothing starts; nextWindowStart and requeue point at the next one', () => {
+    const out = pass(plan({ strategy: { windows: [{ schedule: '0 2 * * *', duration: '1h' }] } }), [makeNode('a')]);
+    assert.deepEqual(out.actions, []);
+    assert.equal(out.status.phase, 'WaitingForWindow');
+    assert.equal(out.status.nextWindowStart, '2030-03-05T02:00:00.000Z');
+    assert.equal(out.requeueAfterMs, 16 * 60 * MIN);
+    assert.equal(findCondition(out.status.conditions, 'WaitingForWindow')?.status, 'True');
+  });
+  it('in-flight nodes go on outside a window', () =>
+    assert.deepEqual(kinds(pass(plan({ strategy: { windows: [{ schedule: '0 2 * * *', duration: '1h' }] } }), [ours('a', 'Cordoned')])), ['request:Prepare']));
+  it('spec.strategy.paused stops starts only', () => {
+    const out = pass(plan({ strategy: { paused: true } }), [ours('a', 'Cordoned'), makeNode('b')]);
+    assert.deepEqual(kinds(out), ['request:Prepare']);
+    assert.equal(out.status.phase, 'Paused');
+    assert.equal(findCondition(out.status.conditions, 'Paused')?.reason, 'PausedBySpec');
+  });
+  it('abort cancels before the point of no return and lets the rest finish', () => {
+    const p = plan({ abort: true });
+    const out = pass(p, [ours('a', 'Claimed', { cordoned: undefined, mark: { cordoned: undefined } }), ours('b', 'Preparing'), ours('c', 'Executing', { report: { phase: 'Verified', kexecIssuedAt: ago(MIN) } }), makeNode('d')]);
+    assert.deepEqual(kinds(out), ['mark:Cancelled', 'release', 'request:Cancel', 'request:Finish']);
+    assert.equal(out.status.phase, 'Aborting');
+    const cancelled = out.actions.find((a) => a.kind === 'request' && a.action === 'Cancel');
+    assert.equal(cancelled?.kind === 'request' && cancelled.mark.failure, false);
+    assert.equal(pass(p, [ours('a', 'Cancelled', { cordoned: false }), makeNode('d')]).status.phase, 'Aborted');
+  });
+  it('deletion is finalizable once every node is at a safe end and released', () => {
+    const busy = pass(plan(), [ours('a', 'Preparing')], true);
+    assert.deepEqual(kinds(busy), ['request:Cancel']);
+    assert.equal(busy.finalizable, false);
+    const failed = pass(plan(), [ours('a', 'Failed', { mark: { failure: true } })], true);
+    assert.deepEqual(kinds(failed), ['release']);
+    assert.equal(failed.finalizable, false);
+    const released = ours('a', 'Failed', { mark: { failure: true } });
+    delete released.record!.claim;
+    assert.equal(pass(plan(), [released], true).finalizable, true);
+  });
+});
+
+describe('status and preview', () => {
+  const fleet = () => [
+    makeNode('a', { labels: { 'topology.kubernetes.io/zone': 'z1' } }),
+    makeNode('b', { labels: { 'topology.kubernetes.io/zone': 'z1' } }),
+    makeNode('c', { labels: { 'topology.kubernetes.io/zone': 'z2' } }),
+    makeNode('d', { record: { status: agentStatus({ kernelRelease: TARGET }) } }),
+    makeNode('other', { labels: { role: 'storage' } }),
+  ];
+  it('Preview shows eligibility, order and batches and touches no node', () => {
+    const out = pass(plan({ strategy: { mode: 'Preview', order: 'Zone', steps: [{ nodes: 1 }, { nodes: '100%' }] }, selector: { nodeSelector: { matchLabels: { role: 'hypervisor' } }, nodeNames: ['a', 'b', 'c', 'd', 'ghost'] } }), fleet());
+    assert.deepEqual(out.actions, []);
+    assert.equal(out.status.phase, 'Previewed');
+    assert.deepEqual(out.status.preview?.order, ['a', 'c', 'b']);
+    assert.deepEqual(out.status.preview?.batches, [{ step: 0, nodes: ['a'] }, { step: 1, nodes: ['c', 'b'] }]);
+    assert.deepEqual(
+      out.status.preview?.nodes?.map((n) => `${n.node}:${n.eligible ? 'yes' : n.reason}`),
+      ['a:yes', 'b:yes', 'c:yes', 'd:UpToDate', 'ghost:NodeNotFound'],
+    );
+  });
+  it('summary, progress, lists and conditions; lastTransitionTime kept from the previous status', () => {
+    const p = plan();
+    const nodes = [ours('a', 'Succeeded', { cordoned: false }), ours('b', 'Preparing'), makeNode('c'), makeNode('d', { record: { status: agentStatus({ luo: { api: 'none' } }) } })];
+    const first = pass(p, nodes);
+    assert.deepEqual(first.status.summary, { selected: 4, eligible: 3, pending: 1, inFlight: 1, succeeded: 1, failed: 0, cancelled: 0, skipped: 1 });
+    assert.equal(first.status.progress, '1/3');
+    assert.deepEqual(first.status.currentNodes, ['b']);
+    assert.deepEqual(first.status.skippedNodes?.map((s) => s.reason), ['NoLUO']);
+    assert.equal(first.status.observedGeneration, 1);
+    assert.equal(first.status.startedAt, NOW.toISOString());
+    for (const type of ['Ready', 'Progressing', 'Paused', 'Degraded', 'WaitingForWindow']) assert.ok(findCondition(first.status.conditions, type)?.reason, type);
+    const later = planRollout({ plan: { ...p, status: first.status }, nodes, now: new Date(NOW.getTime() + MIN), deleting: false });
+    assert.deepEqual(later.status.conditions, first.status.conditions);
+    assert.equal(later.status.startedAt, NOW.toISOString());
+  });
+  it('Completed once every eligible node is terminal, with the event once', () => {
+    const nodes = [ours('a', 'Succeeded', { cordoned: false }), ours('b', 'Cancelled', { cordoned: false, mark: { reason: 'Aborted', failure: false } })];
+    const out = pass(plan(), nodes);
+    assert.equal(out.status.phase, 'Completed');
+    assert.deepEqual(reasons(out), ['Completed']);
+    assert.equal(findCondition(out.status.conditions, 'Ready')?.status, 'True');
+    assert.deepEqual(reasons(planRollout({ plan: { ...plan(), status: out.status }, nodes, now: NOW, deleting: false })), []);
+  });
+  it('requeueAfterMs is the nearest deadline', () => {
+    const out = pass(plan({ strategy: { maxInFlight: 2 } }), [ours('a', 'Preparing', { since: 4 * MIN }), ours('b', 'Finishing', { since: 2 * MIN })]);
+    assert.equal(out.requeueAfterMs, 3 * MIN);
+  });
+});
