@@ -13,6 +13,7 @@ const commands: Record<string, Command> = {
   agent: { summary: 'run the node agent (prepare → kexec → finish on this node)', load: lazy('./agent') },
   demo: { summary: 'the whole system on a simulated fleet: control plane, operator, agents and a plan with a canary', load: lazy('./demo') },
   'control-plane': { summary: 'start a local kube-apiserver + etcd and print how to reach it', load: lazy('./control-plane') },
+  operator: { summary: 'run the operator (reconciles LiveUpdatePlans)', load: lazy('./operator') },
   'host inspect': { summary: 'list PCI devices and the bus-master preservation plan of this host', load: lazy('./host-inspect') },
   'sim sysfs': { summary: 'write a fake sysfs tree (kernel layout) from a topology file', load: lazy('./sim-sysfs') },
   'sim fleet': { summary: 'simulated fleet: Node objects kept Ready and one agent per simulated node', load: lazy('./sim-fleet') },

@@ -20,7 +20,8 @@ function phaseOf(input: PlannerInput, fleet: Fleet, startCount: number, exceeded
     return inFlight > 0 || claimed ? 'Aborting' : 'Aborted';
   }
   if (inFlight === 0 && fleet.pending.length === 0) return exceeded ? 'Failed' : 'Completed';
-  if (halted) return inFlight > 0 ? 'Halted' : 'Failed';
+  // Halted waits for a human (raise maxFailedNodes, or abort): not terminal even with nothing in flight.
+  if (halted) return 'Halted';
   if (spec.strategy.paused || steps.pause) return 'Paused';
   if (!window.open && inFlight === 0) return 'WaitingForWindow';
   return fleet.started.length + startCount > 0 ? 'Progressing' : 'Pending';

@@ -1,12 +1,11 @@
 // One `liveupdate agent --host sim` process, as a supervisor runs it: its ready line, its exit, a way to kill it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { trackChild } from './children';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { READY_LINE_PREFIX } from '../../src/agent/contract';
 
 const CLI = path.resolve(__dirname, '../../src/cli/main.ts');
-const running = new Set<ChildProcess>();
-process.on('exit', () => running.forEach((c) => c.kill('SIGKILL')));
 
 export interface SimAgentPaths {
   simDir: string;
@@ -25,11 +24,10 @@ export class AgentProcess {
     if (faults) args.push('--faults', faults);
     args.push(...extraArgs);
     this.child = spawn(process.execPath, args, { env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', LOG_LEVEL: logLevel }, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(this.child);
+    trackChild(this.child);
     this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-200_000)));
     this.exit = new Promise((resolve) =>
       this.child.on('exit', (code, signal) => {
-        running.delete(this.child);
         resolve({ code, signal });
       }),
     );

@@ -117,10 +117,10 @@ describe('budgets', () => {
     const cont = pass(plan({ strategy: { maxInFlight: 5, maxUnavailable: 5 }, failurePolicy: { onFailure: 'Continue' } }), nodes);
     assert.deepEqual(claims(cont), ['d']);
   });
-  it('a halted plan with nothing in flight is Failed, ends, and releases its failed nodes', () => {
+  it('a halted plan with nothing in flight stays Halted for a human (not terminal) and releases its failed nodes', () => {
     const out = pass(plan(), [ours('a', 'Failed', { mark: { failure: true, reason: 'NodeLost' } }), makeNode('b')]);
-    assert.equal(out.status.phase, 'Failed');
-    assert.equal(out.status.completedAt, NOW.toISOString());
+    assert.equal(out.status.phase, 'Halted');
+    assert.equal(out.status.completedAt, undefined);
     assert.deepEqual(kinds(out), ['release']);
   });
 });

@@ -1,0 +1,136 @@
+// The LiveUpdatePlan reconciler: caches → NodeViews → the pure planner → the executor's writes → one status write.
+// Level-triggered and stateless between passes: everything is re-derived from the API (DESIGN §8); the only memory
+// is which writes the caches have not shown yet (expectations) and metric timers.
+import type { CoreNode } from '../api/core-node';
+import type { LiveUpdateNode } from '../api/node';
+import type { LiveUpdatePlan } from '../api/plan';
+import type { ClusterResource } from '../kube/cluster-resource';
+import { setCondition } from '../kube/conditions';
+import type { ReconcileContext, ReconcileResult } from '../kube/controller';
+import type { EventRecorder } from '../kube/events';
+import type { Informer } from '../kube/informer';
+import { writeStatusIfChanged } from '../kube/status-writer';
+import { Executor, type Written } from './executor';
+import { Expectations } from './expectations';
+import type { RolloutMetrics } from './metrics';
+import { CLAIMED_AT_ANNOTATION, PLAN_FINALIZER, type NodeAction, type PlanEvent } from './model';
+import { planRollout } from './planner';
+import { validatePlan } from './validate';
+import { nodeView, readMark } from './views';
+
+export interface ReconcilerDeps {
+  plans: Informer<LiveUpdatePlan>;
+  nodes: Informer<CoreNode>;
+  records: Informer<LiveUpdateNode>;
+  planApi: ClusterResource<LiveUpdatePlan>;
+  executor: Executor;
+  events: EventRecorder;
+  metrics: RolloutMetrics;
+  now?: () => Date;
+}
+
+/** How soon to look again while the caches catch up with our own writes. */
+const CACHE_WAIT_MS = 100;
+
+export class PlanReconciler {
+  private readonly expectations = new Expectations();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Plans a LiveUpdateNode change concerns: the plan that claims it, and the plan its mark belongs to. */
+  plansOfRecord(record: LiveUpdateNode): string[] {
+    const names = new Set<string>();
+    if (record.spec.planRef) names.add(record.spec.planRef.name);
+    const mark = readMark(record);
+    if (mark) for (const plan of this.deps.plans.list()) if (plan.metadata.uid === mark.planUid) names.add(plan.metadata.name ?? '');
+    return [...names].filter(Boolean);
+  }
+
+  /** A Node change (Ready, cordon, labels) can change any plan's selection and budget. */
+  allPlans(): string[] {
+    return this.deps.plans.list().map((p) => p.metadata.name ?? '');
+  }
+
+  async reconcile(name: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    const plan = this.deps.plans.get(name);
+    if (!plan) {
+      this.expectations.forget(name);
+      this.deps.metrics.forget(name);
+      return;
+    }
+    if (!this.expectations.satisfied(name, (w) => this.cachedVersion(w))) return { requeueAfterMs: CACHE_WAIT_MS };
+    const deleting = Boolean(plan.metadata.deletionTimestamp);
+    const finalizers = (plan.metadata.finalizers as string[] | undefined) ?? [];
+    if (deleting && !finalizers.includes(PLAN_FINALIZER)) return;
+    if (!deleting && !finalizers.includes(PLAN_FINALIZER)) {
+      // Before touching any node: a plan deleted from now on drives its nodes to a safe end first.
+      await this.deps.planApi.patch(name, { metadata: { finalizers: [...finalizers, PLAN_FINALIZER] } }, { resourceVersion: plan.metadata.resourceVersion });
+      ctx.log.info('finalizer added');
+    }
+
+    const problems = deleting ? [] : validatePlan(plan);
+    if (problems.length > 0) return this.invalid(plan, problems);
+
+    const now = this.now();
+    const views = this.deps.nodes.list().map((node) => nodeView(node, this.deps.records.get(node.metadata.name ?? '')));
+    const out = planRollout({ plan, nodes: views, now, deleting });
+    try {
+      for (const action of out.actions) {
+        const writes = await this.deps.executor.apply(plan, action);
+        this.expectations.record(name, writes);
+        this.observe(plan, action, now);
+      }
+    } finally {
+      for (const event of out.events) this.emit(plan, event);
+    }
+    await writeStatusIfChanged(this.deps.planApi, plan, out.status);
+    this.deps.metrics.phase(name, out.status.phase ?? 'Pending');
+    if (out.status.summary) this.deps.metrics.nodes(name, out.status.summary);
+    if (deleting && out.finalizable) {
+      await this.deps.planApi.patch(name, { metadata: { finalizers: finalizers.filter((f) => f !== PLAN_FINALIZER) } }, { resourceVersion: plan.metadata.resourceVersion });
+      ctx.log.info('every node at a safe end and released: finalizer removed');
+      return;
+    }
+    return out.requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(out.requeueAfterMs, 50) } : undefined;
+  }
+
+  /** A spec the apiserver accepted but that cannot run: say which field and why, start nothing. */
+  private async invalid(plan: LiveUpdatePlan, problems: { field: string; message: string }[]): Promise<void> {
+    const message = problems.map((p) => `${p.field}: ${p.message}`).join('; ').slice(0, 32_000);
+    const now = this.now();
+    let conditions = setCondition(plan.status?.conditions, { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, observedGeneration: plan.metadata.generation }, now).conditions;
+    conditions = setCondition(conditions, { type: 'Progressing', status: 'False', reason: 'InvalidSpec', message: 'nothing starts until the spec is fixed', observedGeneration: plan.metadata.generation }, now).conditions;
+    const status = { ...plan.status, observedGeneration: plan.metadata.generation, phase: plan.status?.phase ?? 'Pending', conditions };
+    if (await writeStatusIfChanged(this.deps.planApi, plan, status)) this.emit(plan, { type: 'Warning', reason: 'InvalidSpec', action: 'Validate', note: message.slice(0, 1000) });
+  }
+
+  private observe(plan: LiveUpdatePlan, action: NodeAction, now: Date): void {
+    const name = plan.metadata.name ?? '';
+    if (action.kind === 'request' && action.action === 'Prepare') this.deps.metrics.prepareWritten(name, now.getTime());
+    const mark = action.kind === 'mark' ? action.mark : action.kind === 'uncordon' ? action.then : undefined;
+    if (!mark) return;
+    if (mark.phase === 'Succeeded') {
+      const claimed = this.deps.records.get(action.node)?.metadata.annotations?.[CLAIMED_AT_ANNOTATION];
+      this.deps.metrics.succeeded(name, claimed ? (now.getTime() - Date.parse(claimed)) / 1000 : 0, now.getTime());
+    }
+    if ((mark.phase === 'Failed' || mark.phase === 'Cancelled') && mark.failure) this.deps.metrics.failed(mark.reason ?? 'Unknown');
+  }
+
+  private emit(plan: LiveUpdatePlan, event: PlanEvent): void {
+    const { type, reason, action, note } = event;
+    const regarding = { apiVersion: plan.apiVersion, kind: plan.kind, name: plan.metadata.name ?? '', uid: plan.metadata.uid };
+    if (event.node) {
+      const related = { apiVersion: 'v1', kind: 'Node', name: event.node };
+      this.deps.events.event(regarding, { type, reason, action, note, related });
+      this.deps.events.event(related, { type, reason, action, note: `${plan.metadata.name ?? ''}: ${note}`, related: regarding });
+    } else this.deps.events.event(regarding, { type, reason, action, note });
+  }
+
+  private cachedVersion(w: Written): string | undefined {
+    const object = w.kind === 'Node' ? this.deps.nodes.get(w.name) : this.deps.records.get(w.name);
+    return object?.metadata.resourceVersion;
+  }
+}
