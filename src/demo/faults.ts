@@ -117,11 +117,11 @@ export function faultFile(faults: readonly NodeFault[]): FaultFile {
 }
 
 /**
- * What the demo's plan (onFailure: Halt, maxFailedNodes: 0) prescribes for a node with this fault. A halted plan is
- * Halted while its in-flight nodes finish and Failed once none is left: Failed is where it ends.
+ * What the demo's plan (onFailure: Halt, maxFailedNodes: 0) prescribes for a node with this fault. A halted plan stays
+ * Halted for a human while nodes remain to update, and ends Failed when none does.
  */
 export interface Expectation {
-  plan: Extract<PlanPhase, 'Completed' | 'Failed'>;
+  plan: Extract<PlanPhase, 'Completed' | 'Halted'>;
   phases: NodeRolloutPhase[];
   reason?: string;
   why: string;
@@ -131,8 +131,8 @@ const BEFORE = '— before the point of no return: the operator cancels the node
 const AFTER = '— after the point of no return: the node is Failed, stays cordoned for a human, and the plan halts';
 
 export function expectation(fault: Fault): Expectation {
-  const cancelled = (reason: string, what: string): Expectation => ({ plan: 'Failed', phases: ['Cancelled'], reason, why: `${what} ${BEFORE}` });
-  const failed = (reason: string, what: string): Expectation => ({ plan: 'Failed', phases: ['Failed'], reason, why: `${what} ${AFTER}` });
+  const cancelled = (reason: string, what: string): Expectation => ({ plan: 'Halted', phases: ['Cancelled'], reason, why: `${what} ${BEFORE}` });
+  const failed = (reason: string, what: string): Expectation => ({ plan: 'Halted', phases: ['Failed'], reason, why: `${what} ${AFTER}` });
   switch (fault.kind) {
     case 'prepare-error':
       return cancelled('PrepareFailed', `prepare fails on ${fault.device}`);
@@ -140,7 +140,7 @@ export function expectation(fault: Fault): Expectation {
       return cancelled('KexecLoadFailed', 'the kernel refuses to load the image');
     case 'freeze-error':
       // The agent committed to kexec (kexecIssuedAt) before the kernel refused: the operator may see either side.
-      return { plan: 'Failed', phases: ['Failed', 'Cancelled'], reason: 'KexecRefused', why: 'reboot(KEXEC) is refused in freeze: the node stays on its old kernel and the plan halts' };
+      return { plan: 'Halted', phases: ['Failed', 'Cancelled'], reason: 'KexecRefused', why: 'reboot(KEXEC) is refused in freeze: the node stays on its old kernel and the plan halts' };
     case 'never-returns':
     case 'panic-on-boot':
       return failed('NodeLost', fault.kind === 'never-returns' ? 'the node never comes back from kexec' : 'the new kernel panics at boot');

@@ -38,10 +38,11 @@ export interface DemoOptions {
   display: Display;
 }
 
-/** The plan has reached an end: nothing more will happen without a human (a Halted plan still has nodes in flight). */
+/** The plan has reached an end: nothing more will happen without a human (a Halted plan waits for one once idle). */
 function settled(plan: LiveUpdatePlan | undefined): boolean {
   const phase = plan?.status?.phase;
-  return phase === 'Completed' || phase === 'Failed' || phase === 'Aborted';
+  if (phase === 'Completed' || phase === 'Failed' || phase === 'Aborted') return true;
+  return phase === 'Halted' && (plan?.status?.summary?.inFlight ?? 0) === 0;
 }
 
 class Stopped extends Error {

@@ -68,7 +68,7 @@ const outcome = (n: NodeSummary) => `${n.phase}${n.reason ? ` (${n.reason})` : '
  * Without faults every node ends Succeeded on the target with continuous DMA, or Skipped where the plan's device rules
  * say so (`skipWhy`), and the plan Completed. With faults, each faulted node ends as the policy prescribes for its
  * fault (or is never reached because the plan halted first), every other node as without faults or never started,
- * and the plan ends Failed (halted, nothing left in flight) if any fault halts it.
+ * and the plan halts if any fault halts it (Halted, or Failed when no node was left to update).
  */
 export function judge(planPhase: string, nodes: readonly NodeSummary[], faults: readonly NodeFault[], target: string, skipWhy: (node: string) => string | undefined): Verdict {
   const lines: string[] = [];
@@ -78,11 +78,14 @@ export function judge(planPhase: string, nodes: readonly NodeSummary[], faults: 
     lines.push(`✗ ${line}`);
   };
   const faulted = new Map(faults.map((f) => [f.node, f]));
-  const halts = faults.some((f) => expectation(f.fault).plan === 'Failed');
-  const expectedPlan = halts ? 'Failed' : 'Completed';
-  if (planPhase === expectedPlan)
-    lines.push(halts ? `✓ plan ${planPhase}: a node failed, more than maxFailedNodes (0), so onFailure: Halt started no other node, as prescribed` : `✓ plan ${planPhase}, as prescribed`);
-  else problem(`plan ${planPhase}, expected ${expectedPlan}`);
+  const halts = faults.some((f) => expectation(f.fault).plan === 'Halted');
+  if (halts && (planPhase === 'Halted' || planPhase === 'Failed'))
+    lines.push(
+      `✓ plan ${planPhase}: a node failed, more than maxFailedNodes (0), so onFailure: Halt started no other node, as prescribed` +
+        (planPhase === 'Halted' ? ' (it waits for a human: raise maxFailedNodes, or abort)' : ' (no node was left to update)'),
+    );
+  else if (!halts && planPhase === 'Completed') lines.push(`✓ plan ${planPhase}, as prescribed`);
+  else problem(`plan ${planPhase}, expected ${halts ? 'Halted (or Failed when no node is left)' : 'Completed'}`);
 
   for (const n of nodes) {
     const fault = faulted.get(n.node);

@@ -62,22 +62,22 @@ describe('--fault NODE:KIND[:ARG]', () => {
     assert.deepEqual(faultFile(faults), { nodes: { 'sim-node-02': [{ kind: 'cold-reboot' }, { kind: 'finish-error', errno: 'EIO' }], 'sim-node-01': [{ kind: 'panic-on-boot' }] } });
   });
 
-  it('prescribes Cancelled before the point of no return, Failed after it, and a plan that ends Failed (halted)', () => {
+  it('prescribes Cancelled before the point of no return, Failed after it, and a plan that halts', () => {
     const outcome = (raw: string) => {
       const e = expectation(parseFaultFlag(raw).fault);
       return `${e.plan} ${e.phases.join('|')} ${e.reason ?? ''}`.trim();
     };
-    assert.equal(outcome('1:prepare-error:0000:05:00.1'), 'Failed Cancelled PrepareFailed');
-    assert.equal(outcome('1:kexec-load-error'), 'Failed Cancelled KexecLoadFailed');
-    assert.equal(outcome('1:freeze-error'), 'Failed Failed|Cancelled KexecRefused');
-    assert.equal(outcome('1:never-returns'), 'Failed Failed NodeLost');
-    assert.equal(outcome('1:panic-on-boot'), 'Failed Failed NodeLost');
-    assert.equal(outcome('1:cold-reboot'), 'Failed Failed ColdRebooted');
-    assert.equal(outcome('1:bus-master-lost'), 'Failed Failed DMALost');
-    assert.equal(outcome('1:native-driver-after-kexec:0000:05:00.1'), 'Failed Failed DriverChanged');
-    assert.equal(outcome('1:finish-error'), 'Failed Failed FinishFailed');
-    assert.equal(outcome('1:agent-crash:prepare'), 'Failed Cancelled AgentRestarted');
-    assert.equal(outcome('1:agent-crash:execute'), 'Failed Failed KexecInterrupted');
+    assert.equal(outcome('1:prepare-error:0000:05:00.1'), 'Halted Cancelled PrepareFailed');
+    assert.equal(outcome('1:kexec-load-error'), 'Halted Cancelled KexecLoadFailed');
+    assert.equal(outcome('1:freeze-error'), 'Halted Failed|Cancelled KexecRefused');
+    assert.equal(outcome('1:never-returns'), 'Halted Failed NodeLost');
+    assert.equal(outcome('1:panic-on-boot'), 'Halted Failed NodeLost');
+    assert.equal(outcome('1:cold-reboot'), 'Halted Failed ColdRebooted');
+    assert.equal(outcome('1:bus-master-lost'), 'Halted Failed DMALost');
+    assert.equal(outcome('1:native-driver-after-kexec:0000:05:00.1'), 'Halted Failed DriverChanged');
+    assert.equal(outcome('1:finish-error'), 'Halted Failed FinishFailed');
+    assert.equal(outcome('1:agent-crash:prepare'), 'Halted Cancelled AgentRestarted');
+    assert.equal(outcome('1:agent-crash:execute'), 'Halted Failed KexecInterrupted');
     assert.equal(outcome('1:agent-crash:retrieve:after'), 'Completed Succeeded');
   });
 });

@@ -86,12 +86,13 @@ describe('demo summary', () => {
     assert.equal(judge('Completed', [node('n3')], [], TARGET, skipMixed).ok, false, 'a node the plan must skip was updated');
   });
 
-  it('with a fault: the plan ends Failed (halted) and the node as prescribed; nodes never reached are fine', () => {
+  it('with a fault: the plan halts (Halted, or Failed with no node left) and the node as prescribed; nodes never reached are fine', () => {
     const faults = [fault('2:prepare-error:0000:05:00.1')];
     const nodes = [node('n1'), node('n2', { phase: 'Cancelled', reason: 'PrepareFailed', kernelAfter: '6.19.0-sim' }), node('n3', { phase: 'Pending', kernelAfter: '6.19.0-sim' })];
-    const verdict = judge('Failed', nodes, faults, TARGET, noSkip);
+    const verdict = judge('Halted', nodes, faults, TARGET, noSkip);
     assert.equal(verdict.ok, true, verdict.lines.join('\n'));
-    assert.match(verdict.lines[0]!, /^✓ plan Failed: a node failed, more than maxFailedNodes \(0\), so onFailure: Halt started no other node/);
+    assert.match(verdict.lines[0]!, /^✓ plan Halted: a node failed, more than maxFailedNodes \(0\), so onFailure: Halt started no other node, as prescribed \(it waits for a human/);
+    assert.equal(judge('Failed', nodes.slice(0, 2), faults, TARGET, noSkip).ok, true, 'Failed: nothing was left to update');
     assert.match(verdict.lines[1]!, /^✓ n2: --fault 2:prepare-error:0000:05:00.1 → Cancelled \(PrepareFailed\): prepare fails on 0000:05:00.1 — before the point of no return/);
 
     const wrongReason = judge('Failed', [node('n2', { phase: 'Cancelled', reason: 'PrepareTimeout' })], faults, TARGET, noSkip);
