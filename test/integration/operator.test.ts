@@ -1,0 +1,360 @@
+// The operator as its own process against the real apiserver, driving real `liveupdate agent` processes on a
+// simulated fleet (SimFleet plays the kubelet). Each test has its own fleet and plan; one operator serves them all.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CoordinationV1Api, CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { LiveUpdateNode } from '../../src/api/node';
+import type { LiveUpdatePlan, LiveUpdatePlanStatus } from '../../src/api/plan';
+import { nodeResource, planResource, type ClusterResource } from '../../src/kube/cluster-resource';
+import { CLAIMED_AT_ANNOTATION, CORDONED_BY_ANNOTATION } from '../../src/operator/model';
+import { readMark } from '../../src/operator/views';
+import { SimFleet } from '../../src/sim/fleet';
+import { nodePaths } from '../../src/sim/layout';
+import { writeNodeStatus } from '../../src/sim/node-object';
+import { loadNamedTopology } from '../../src/sim/prepare';
+import { projectPath } from '../../src/util/package-root';
+import { adminKubeConfig, uniqueName } from '../support/kube';
+import { OperatorProcess } from '../support/operator-process';
+import { waitFor } from '../support/wait';
+
+const TARGET = '6.19.4-lu2';
+
+describe('operator (process) with agents on a simulated fleet', () => {
+  let kc: KubeConfig;
+  let kubeconfig: string;
+  let plans: ClusterResource<LiveUpdatePlan>;
+  let records: ClusterResource<LiveUpdateNode>;
+  let core: CoreV1Api;
+  let dir: string;
+  let operator: OperatorProcess;
+  const fleets: SimFleet[] = [];
+
+  before(async () => {
+    kc = adminKubeConfig();
+    kubeconfig = process.env.LIVEUPDATE_TEST_KUBECONFIG!;
+    plans = planResource(kc);
+    records = nodeResource(kc);
+    core = kc.makeApiClient(CoreV1Api);
+    dir = await mkdtemp(path.join(os.tmpdir(), 'operator-test-'));
+    operator = new OperatorProcess(kubeconfig);
+  });
+  after(async () => {
+    await operator?.stop();
+    await Promise.all(fleets.map((f) => f.stop()));
+    for (const f of fleets) for (const n of f.nodes) await core.deleteNode({ name: n }).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function fleet(nodes: number, options: { faults?: object; topology?: string } = {}): Promise<SimFleet> {
+    const prefix = uniqueName('op');
+    const faultFile = path.join(dir, `${prefix}-faults.json`);
+    await writeFile(faultFile, JSON.stringify(options.faults ?? { nodes: {} }));
+    const topology = await loadNamedTopology(projectPath('src', 'host', 'sim', 'topologies', `${options.topology ?? 'nvme-sriov'}.json`));
+    const f = await SimFleet.start({ kc, kubeconfigFile: kubeconfig, dir: path.join(dir, prefix), nodes, prefix, topologies: [topology], faultFile, rebootSeconds: 1, kernels: [TARGET] });
+    fleets.push(f);
+    await f.settled();
+    await waitFor('every agent reported', async () => {
+      for (const n of f.nodes) if (!(await records.get(n).catch(() => undefined))?.status?.bootID) return false;
+      return true;
+    }, 60_000);
+    return f;
+  }
+
+  function plan(f: SimFleet, strategy: object = {}, extra: Record<string, unknown> = {}) {
+    const kernel = f.kernels[TARGET]!;
+    return {
+      apiVersion: 'liveupdate.dev/v1alpha1',
+      kind: 'LiveUpdatePlan',
+      metadata: { name: uniqueName('plan') },
+      spec: {
+        target: { kernel: { release: TARGET, image: kernel.image, sha256: kernel.sha256 }, compatibleFrom: ['6.19.*'] },
+        selector: { nodeNames: f.nodes },
+        strategy: { maxInFlight: 2, maxUnavailable: 2, ...strategy },
+        timeouts: { prepare: '30s', nodeReturn: '20s', verify: '30s', finish: '30s' },
+        ...extra,
+      },
+    };
+  }
+
+  const status = async (name: string): Promise<LiveUpdatePlanStatus> => (await plans.get(name)).status ?? {};
+  const until = (name: string, what: string, check: (s: LiveUpdatePlanStatus) => boolean, timeoutMs = 90_000) =>
+    waitFor(`${name}: ${what}`, async () => {
+      const s = await status(name);
+      return check(s) ? s : undefined;
+    }, timeoutMs, 200).catch(async (err: Error) => {
+      throw new Error(`${err.message}\nlast status: ${JSON.stringify(await status(name))}\noperator log tail:\n${operator.log.slice(-6000)}`);
+    });
+
+  const nodeObject = (name: string) => core.readNode({ name });
+  const kernelOf = async (node: string) => (await records.get(node)).status?.kernelRelease;
+
+  async function planEvents(name: string): Promise<string[]> {
+    const list = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: 'default', fieldSelector: `regarding.name=${name}` });
+    return list.items.map((e) => e.reason ?? '');
+  }
+
+  it('happy path: 6 nodes, every one live-updated with DMA kept, uncordoned, claims released', async () => {
+    const f = await fleet(6);
+    const body = plan(f);
+    await plans.create(body);
+    const done = await until(body.metadata.name, 'Completed', (s) => s.phase === 'Completed');
+    assert.equal(done.summary?.succeeded, 6);
+    assert.equal(done.summary?.failed, 0);
+    assert.ok(done.startedAt && done.completedAt);
+    assert.equal(done.observedGeneration, (await plans.get(body.metadata.name)).metadata.generation);
+    for (const n of f.nodes) {
+      const record = await records.get(n);
+      assert.equal(record.status?.kernelRelease, TARGET);
+      assert.ok(record.status?.verification?.every((v) => v.busMasterAfter && v.dmaContinuous !== false), `${n}: ${JSON.stringify(record.status?.verification)}`);
+      assert.equal(record.spec.planRef, undefined, `${n} still claimed`);
+      assert.equal(readMark(record)?.phase, 'Succeeded');
+      const node = await nodeObject(n);
+      assert.ok(!node.spec?.unschedulable, `${n} left cordoned`);
+      assert.equal(node.metadata?.annotations?.[CORDONED_BY_ANNOTATION], undefined);
+    }
+    const ready = done.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'True');
+    assert.ok((await planEvents(body.metadata.name)).includes('NodeSucceeded'));
+  });
+
+  it('Preview: eligibility, order and batches in status, and no node touched', async () => {
+    const f = await fleet(3);
+    const body = plan(f, { mode: 'Preview', steps: [{ nodes: 1 }, { nodes: '100%' }] });
+    await plans.create(body);
+    const previewed = await until(body.metadata.name, 'Previewed', (s) => s.phase === 'Previewed' && s.preview !== undefined);
+    assert.deepEqual([...(previewed.preview?.order ?? [])].sort(), [...f.nodes].sort());
+    assert.equal(previewed.preview?.batches[0]?.nodes.length, 1);
+    for (const n of f.nodes) {
+      assert.equal((await records.get(n)).spec.planRef, undefined);
+      assert.ok(!(await nodeObject(n)).spec?.unschedulable);
+      assert.equal(await kernelOf(n), '6.19.0-sim');
+    }
+  });
+
+  it('canary pause → approve: one node, a pause naming the approval, then the rest', async () => {
+    const f = await fleet(3);
+    const body = plan(f, { steps: [{ nodes: 1, pause: {} }, { nodes: '100%' }] });
+    await plans.create(body);
+    const paused = await until(body.metadata.name, 'paused after the canary', (s) => s.phase === 'Paused' && s.summary?.succeeded === 1);
+    assert.ok((paused.pauseReasons ?? []).join(' ').length > 0);
+    assert.equal(paused.summary?.inFlight, 0);
+    await plans.patch(body.metadata.name, { spec: { approvals: [{ step: 0, by: 'test', at: new Date().toISOString() }] } });
+    const done = await until(body.metadata.name, 'Completed', (s) => s.phase === 'Completed');
+    assert.equal(done.summary?.succeeded, 3);
+  });
+
+  it('a prepare failure cancels that node, uncordons it, and halts the plan (maxFailedNodes 0)', async () => {
+    const prefixFaults = (f: string[]) => ({ nodes: { [f[0]!]: [{ kind: 'prepare-error', device: '0000:05:00.1', errno: 'EBUSY' }] } });
+    const f = await fleet(3);
+    await writeFile(path.join(dir, `${f.nodes[0]!.replace(/-01$/, '')}-faults.json`), JSON.stringify(prefixFaults(f.nodes)));
+    const body = plan(f, { maxInFlight: 1, order: 'Name' });
+    await plans.create(body);
+    const halted = await until(body.metadata.name, 'Halted', (s) => s.phase === 'Halted');
+    assert.equal(halted.summary?.failed, 1);
+    assert.equal(halted.failedNodes?.[0]?.node, f.nodes[0]);
+    assert.equal(halted.failedNodes?.[0]?.reason, 'PrepareFailed');
+    const first = await nodeObject(f.nodes[0]!);
+    assert.ok(!first.spec?.unschedulable, 'a cancelled node is uncordoned');
+    for (const n of f.nodes.slice(1)) assert.equal(await kernelOf(n), '6.19.0-sim', 'no new node after the halt');
+  });
+
+  for (const [fault, reason] of [
+    ['never-returns', 'NodeLost'],
+    ['bus-master-lost', 'DMALost'],
+    ['cold-reboot', 'ColdRebooted'],
+  ] as const) {
+    it(`${fault} → Failed(${reason}): the node stays cordoned, the plan halts`, async () => {
+      const f = await fleet(2);
+      await writeFile(path.join(dir, `${f.nodes[0]!.replace(/-01$/, '')}-faults.json`), JSON.stringify({ nodes: { [f.nodes[0]!]: [{ kind: fault }] } }));
+      const body = plan(f, { maxInFlight: 1, order: 'Name' });
+      await plans.create(body);
+      const halted = await until(body.metadata.name, 'Halted with a failed node', (s) => s.phase === 'Halted' && (s.failedNodes?.length ?? 0) > 0);
+      assert.equal(halted.failedNodes?.[0]?.reason, reason);
+      const node = await nodeObject(f.nodes[0]!);
+      assert.equal(node.spec?.unschedulable, true, 'a node failed after the point of no return stays cordoned for a human');
+      assert.equal(await kernelOf(f.nodes[1]!), '6.19.0-sim');
+    });
+  }
+
+  it('abort mid-rollout: nodes before the point of no return are cancelled and uncordoned', async () => {
+    const f = await fleet(4);
+    const body = plan(f, { maxInFlight: 1, steps: [{ nodes: 1, pause: {} }, { nodes: '100%' }] });
+    await plans.create(body);
+    await until(body.metadata.name, 'paused after the canary', (s) => s.phase === 'Paused');
+    await plans.patch(body.metadata.name, { spec: { abort: true } });
+    const aborted = await until(body.metadata.name, 'Aborted', (s) => s.phase === 'Aborted');
+    assert.equal(aborted.summary?.succeeded, 1);
+    for (const n of f.nodes) {
+      assert.ok(!(await nodeObject(n)).spec?.unschedulable, `${n} left cordoned`);
+      assert.equal((await records.get(n)).spec.planRef, undefined, `${n} still claimed`);
+    }
+  });
+
+  it('two plans competing for the same nodes: each node is updated by exactly one', async () => {
+    const f = await fleet(3);
+    const a = plan(f, { maxInFlight: 3, maxUnavailable: 3 });
+    const b = plan(f, { maxInFlight: 3, maxUnavailable: 3 });
+    await Promise.all([plans.create(a), plans.create(b)]);
+    const both = await waitFor('every node succeeded under one of the plans', async () => {
+      const both = [await status(a.metadata.name), await status(b.metadata.name)];
+      return both.reduce((n, s) => n + (s.summary?.succeeded ?? 0), 0) === 3 ? both : undefined;
+    }, 90_000);
+    for (const s of both) assert.equal((s.summary?.succeeded ?? 0) + (s.summary?.skipped ?? 0), 3, 'a node is either updated by a plan or skipped by it');
+    for (const n of f.nodes) assert.equal((await records.get(n)).status?.observedAttempt, 1, `${n} was updated more than once`);
+  });
+
+  it('maxUnavailable counts a node that is already NotReady: one node at a time, the NotReady one waits', async () => {
+    const f = await fleet(3);
+    const [first, second, down] = f.nodes as [string, string, string];
+    const setReady = (status: 'True' | 'False') => {
+      const at = new Date().toISOString();
+      return writeNodeStatus(kc, down, { type: 'Ready', status, reason: status === 'True' ? 'KubeletReady' : 'KubeletNotReady', message: 'test', lastHeartbeatTime: at, lastTransitionTime: at });
+    };
+    await setReady('False');
+    const body = plan(f, { maxInFlight: 3, maxUnavailable: 2 });
+    await plans.create(body);
+    // Sample the Nodes while it runs: never more than 2 of the 3 NotReady or unschedulable at once.
+    let mostUnavailable = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const nodes = await Promise.all(f.nodes.map((n) => nodeObject(n)));
+        const unavailable = nodes.filter((n) => n.spec?.unschedulable || n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True').length;
+        mostUnavailable = Math.max(mostUnavailable, unavailable);
+        await new Promise((r) => setTimeout(r, 50)); // sampling interval, not a wait
+      }
+    })();
+    const progressed = await until(body.metadata.name, 'the two Ready nodes done', (s) => (s.summary?.succeeded ?? 0) === 2, 90_000).finally(() => (sampling = false));
+    await sampler;
+    assert.equal(progressed.summary?.pending, 1, 'the NotReady node is not started');
+    assert.equal(await kernelOf(down), '6.19.0-sim');
+    assert.equal(mostUnavailable, 2, 'the NotReady node plus one node at a time');
+    await setReady('True');
+    await until(body.metadata.name, 'Completed once the node is Ready again', (s) => s.phase === 'Completed');
+    for (const n of [first, second, down]) assert.equal(await kernelOf(n), TARGET);
+  });
+
+  it('deleting a plan mid-rollout cancels what can be cancelled, releases every claim, then the plan goes', async () => {
+    const f = await fleet(3);
+    const body = plan(f, { maxInFlight: 1, steps: [{ nodes: 1, pause: {} }, { nodes: '100%' }] });
+    await plans.create(body);
+    await until(body.metadata.name, 'paused after the canary', (s) => s.phase === 'Paused');
+    await plans.delete(body.metadata.name);
+    await waitFor('plan gone', async () => !(await plans.get(body.metadata.name).catch(() => undefined)), 60_000);
+    for (const n of f.nodes) {
+      assert.equal((await records.get(n)).spec.planRef, undefined, `${n} still claimed`);
+      assert.ok(!(await nodeObject(n)).spec?.unschedulable, `${n} left cordoned`);
+    }
+  });
+});
+
+describe('operator failover and windows (own operators)', () => {
+  let kc: KubeConfig;
+  let kubeconfig: string;
+  let plans: ClusterResource<LiveUpdatePlan>;
+  let records: ClusterResource<LiveUpdateNode>;
+  let dir: string;
+  const operators: OperatorProcess[] = [];
+  const fleets: SimFleet[] = [];
+
+  before(async () => {
+    kc = adminKubeConfig();
+    kubeconfig = process.env.LIVEUPDATE_TEST_KUBECONFIG!;
+    plans = planResource(kc);
+    records = nodeResource(kc);
+    dir = await mkdtemp(path.join(os.tmpdir(), 'operator-failover-'));
+  });
+  after(async () => {
+    await Promise.all(operators.map((o) => o.stop()));
+    await Promise.all(fleets.map((f) => f.stop()));
+    const core = kc.makeApiClient(CoreV1Api);
+    for (const f of fleets) for (const n of f.nodes) await core.deleteNode({ name: n }).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function fleet(nodes: number): Promise<SimFleet> {
+    const prefix = uniqueName('fo');
+    const topology = await loadNamedTopology(projectPath('src', 'host', 'sim', 'topologies', 'nvme-sriov.json'));
+    const f = await SimFleet.start({ kc, kubeconfigFile: kubeconfig, dir: path.join(dir, prefix), nodes, prefix, topologies: [topology], rebootSeconds: 1, kernels: [TARGET] });
+    fleets.push(f);
+    await f.settled();
+    await waitFor('every agent reported', async () => {
+      for (const n of f.nodes) if (!(await records.get(n).catch(() => undefined))?.status?.bootID) return false;
+      return true;
+    }, 60_000);
+    return f;
+  }
+
+  const boots = async (node: string): Promise<number> =>
+    (JSON.parse(await readFile(path.join(nodePaths(path.join(dir, node.replace(/-\d+$/, '')), node).simDir, 'state.json'), 'utf8')) as { boots: number }).boots;
+
+  function plan(f: SimFleet, strategy: object) {
+    const kernel = f.kernels[TARGET]!;
+    return {
+      apiVersion: 'liveupdate.dev/v1alpha1',
+      kind: 'LiveUpdatePlan',
+      metadata: { name: uniqueName('plan') },
+      spec: {
+        target: { kernel: { release: TARGET, image: kernel.image, sha256: kernel.sha256 }, compatibleFrom: ['6.19.*'] },
+        selector: { nodeNames: f.nodes },
+        strategy: { maxInFlight: 1, maxUnavailable: 1, ...strategy },
+      },
+    };
+  }
+
+  it('killing the leader while a node is Executing: the standby takes over, no node is kexec\'d twice, the plan completes', async () => {
+    const f = await fleet(3);
+    const lease = uniqueName('operator-lease');
+    const args = ['--leader-elect', '--leader-election-id', lease, '--namespace', 'default'];
+    const a = new OperatorProcess(kubeconfig, args, { POD_NAME: 'replica-a' });
+    const b = new OperatorProcess(kubeconfig, args, { POD_NAME: 'replica-b' });
+    operators.push(a, b);
+    const coordination = kc.makeApiClient(CoordinationV1Api);
+    const holder = async () => (await coordination.readNamespacedLease({ name: lease, namespace: 'default' }).catch(() => undefined))?.spec?.holderIdentity ?? '';
+    const leaderId = await waitFor('a leader', async () => (await holder()) || undefined, 30_000);
+    const body = plan(f, {});
+    await plans.create(body);
+    await waitFor('a node is Executing', async () => {
+      for (const n of f.nodes) if ((await records.get(n)).spec.action === 'Execute') return true;
+      return false;
+    }, 60_000, 20);
+    const [leader, standby] = leaderId.startsWith('replica-a') ? [a, b] : [b, a];
+    leader.kill('SIGKILL');
+    await waitFor('the standby leads', async () => (await holder()).startsWith(leaderId.startsWith('replica-a') ? 'replica-b' : 'replica-a'), 40_000);
+    const done = await waitFor('Completed', async () => {
+      const s = (await plans.get(body.metadata.name)).status;
+      return s?.phase === 'Completed' ? s : undefined;
+    }, 120_000, 200).catch((err: Error) => {
+      throw new Error(`${err.message}\nstandby log:\n${standby.log.slice(-4000)}`);
+    });
+    assert.equal(done.summary?.succeeded, 3);
+    for (const n of f.nodes) assert.equal(await boots(n), 2, `${n}: exactly one kexec`);
+  });
+
+  it('a window that closes mid-rollout: nodes start only inside it, the in-flight node finishes, the next waits for the next window', async () => {
+    const f = await fleet(2);
+    const op = new OperatorProcess(kubeconfig);
+    operators.push(op);
+    // Opens at the start of every minute for 5 s: one node fits, the second must wait for the next minute.
+    const body = plan(f, { windows: [{ schedule: '* * * * *', duration: '5s', timeZone: 'UTC' }] });
+    await plans.create(body);
+    const waiting = await waitFor('WaitingForWindow with a next start', async () => {
+      const s = (await plans.get(body.metadata.name)).status;
+      return s?.phase === 'WaitingForWindow' && s.nextWindowStart ? s : undefined;
+    }, 90_000, 200);
+    assert.equal(new Date(waiting.nextWindowStart!).getUTCSeconds(), 0);
+    const done = await waitFor('Completed', async () => {
+      const s = (await plans.get(body.metadata.name)).status;
+      return s?.phase === 'Completed' ? s : undefined;
+    }, 150_000, 500);
+    assert.equal(done.summary?.succeeded, 2);
+    for (const n of f.nodes) {
+      const claimedAt = new Date((await records.get(n)).metadata.annotations?.[CLAIMED_AT_ANNOTATION] ?? '');
+      assert.ok(claimedAt.getUTCSeconds() < 5, `${n} started at ${claimedAt.toISOString()}, outside the window`);
+    }
+  });
+});
+
