@@ -13,11 +13,13 @@ import { parseOptions, UsageError } from './usage';
 
 const HELP = `usage: liveupdate operator [--kubeconfig FILE] [--namespace NS] [--leader-elect] [--leader-election-id NAME]
                            [--metrics-bind-address ADDR] [--health-probe-bind-address ADDR] [--workers N]
+                           [--plan-selector LABELS]
 
 Reconciles LiveUpdatePlans: selects and orders nodes, claims them, cordons, drives each node's agent through
 Prepare → Execute → Finish, and cancels or halts on failure. Without --kubeconfig: KUBECONFIG, ~/.kube/config or
 in-cluster. --namespace holds the leader-election Lease (default: the pod's namespace or "default").
-Addresses take controller-runtime's form (":8080", "127.0.0.1:0"; "0" disables). SIGTERM drains and exits 0.
+--plan-selector limits this operator to the plans whose labels match (a label selector, e.g. shard=a): several
+operators can share a cluster without touching each other's plans. Addresses take controller-runtime's form (":8080", "127.0.0.1:0"; "0" disables). SIGTERM drains and exits 0.
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -31,6 +33,7 @@ export async function run(argv: string[]): Promise<number> {
       'metrics-bind-address': { type: 'string', default: ':8080' },
       'health-probe-bind-address': { type: 'string', default: ':8081' },
       workers: { type: 'string', default: '2' },
+      'plan-selector': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -53,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
     healthProbeBindAddress: values['health-probe-bind-address'],
     ...(values['leader-elect'] ? { leaderElection: { namespace: values.namespace, name: values['leader-election-id'], identity } } : {}),
   });
-  const plans = manager.informer({ kind: planKind });
+  const plans = manager.informer({ kind: planKind, ...(values['plan-selector'] ? { labelSelector: values['plan-selector'] } : {}) });
   const records = manager.informer({ kind: nodeRecordKind });
   const nodes = manager.informer({ kind: coreNodeKind });
   const recordsApi = nodeResource(kc);

@@ -21,6 +21,10 @@ import { OperatorProcess } from '../support/operator-process';
 import { waitFor } from '../support/wait';
 
 const TARGET = '6.19.4-lu2';
+// Other test files share this apiserver and create plans (the examples select nodes like ours): the operators here
+// reconcile only plans carrying this label, as operators sharding a cluster would.
+const SCOPE = { 'liveupdate.dev/test-scope': 'operator-test' };
+const SCOPE_LABEL = 'liveupdate.dev/test-scope=operator-test';
 
 describe('operator (process) with agents on a simulated fleet', () => {
   let kc: KubeConfig;
@@ -39,7 +43,7 @@ describe('operator (process) with agents on a simulated fleet', () => {
     records = nodeResource(kc);
     core = kc.makeApiClient(CoreV1Api);
     dir = await mkdtemp(path.join(os.tmpdir(), 'operator-test-'));
-    operator = new OperatorProcess(kubeconfig);
+    operator = new OperatorProcess(kubeconfig, ['--plan-selector', SCOPE_LABEL]);
   });
   after(async () => {
     await operator?.stop();
@@ -68,7 +72,7 @@ describe('operator (process) with agents on a simulated fleet', () => {
     return {
       apiVersion: 'liveupdate.dev/v1alpha1',
       kind: 'LiveUpdatePlan',
-      metadata: { name: uniqueName('plan') },
+      metadata: { name: uniqueName('plan'), labels: SCOPE },
       spec: {
         target: { kernel: { release: TARGET, image: kernel.image, sha256: kernel.sha256 }, compatibleFrom: ['6.19.*'] },
         selector: { nodeNames: f.nodes },
@@ -118,6 +122,19 @@ describe('operator (process) with agents on a simulated fleet', () => {
     const ready = done.conditions?.find((c) => c.type === 'Ready');
     assert.equal(ready?.status, 'True');
     assert.ok((await planEvents(body.metadata.name)).includes('NodeSucceeded'));
+  });
+
+  it('a spec the apiserver accepts but that cannot run: Ready=False InvalidSpec naming the field, nothing starts', async () => {
+    const f = await fleet(1);
+    const body = plan(f, { windows: [{ schedule: '61 2 * * *', duration: '1h', timeZone: 'Mars/Olympus_Mons' }] });
+    await plans.create(body);
+    const invalid = await until(body.metadata.name, 'InvalidSpec', (s) => s.conditions?.some((c) => c.type === 'Ready' && c.reason === 'InvalidSpec') ?? false);
+    const ready = invalid.conditions!.find((c) => c.type === 'Ready')!;
+    assert.equal(ready.status, 'False');
+    assert.match(ready.message, /spec\.strategy\.windows\[0\]\.schedule/);
+    assert.match(ready.message, /spec\.strategy\.windows\[0\]\.timeZone/);
+    assert.equal((await records.get(f.nodes[0]!)).spec.planRef, undefined, 'nothing was claimed');
+    assert.ok((await planEvents(body.metadata.name)).includes('InvalidSpec'));
   });
 
   it('Preview: eligibility, order and batches in status, and no node touched', async () => {
@@ -201,7 +218,9 @@ describe('operator (process) with agents on a simulated fleet', () => {
     const both = await waitFor('every node succeeded under one of the plans', async () => {
       const both = [await status(a.metadata.name), await status(b.metadata.name)];
       return both.reduce((n, s) => n + (s.summary?.succeeded ?? 0), 0) === 3 ? both : undefined;
-    }, 90_000);
+    }, 90_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}\nstatuses: ${JSON.stringify([await status(a.metadata.name), await status(b.metadata.name)])}\noperator log tail:\n${operator.log.slice(-6000)}`);
+    });
     for (const s of both) assert.equal((s.summary?.succeeded ?? 0) + (s.summary?.skipped ?? 0), 3, 'a node is either updated by a plan or skipped by it');
     for (const n of f.nodes) assert.equal((await records.get(n)).status?.observedAttempt, 1, `${n} was updated more than once`);
   });
@@ -296,7 +315,7 @@ describe('operator failover and windows (own operators)', () => {
     return {
       apiVersion: 'liveupdate.dev/v1alpha1',
       kind: 'LiveUpdatePlan',
-      metadata: { name: uniqueName('plan') },
+      metadata: { name: uniqueName('plan'), labels: SCOPE },
       spec: {
         target: { kernel: { release: TARGET, image: kernel.image, sha256: kernel.sha256 }, compatibleFrom: ['6.19.*'] },
         selector: { nodeNames: f.nodes },
@@ -308,7 +327,7 @@ describe('operator failover and windows (own operators)', () => {
   it('killing the leader while a node is Executing: the standby takes over, no node is kexec\'d twice, the plan completes', async () => {
     const f = await fleet(3);
     const lease = uniqueName('operator-lease');
-    const args = ['--leader-elect', '--leader-election-id', lease, '--namespace', 'default'];
+    const args = ['--leader-elect', '--leader-election-id', lease, '--namespace', 'default', '--plan-selector', SCOPE_LABEL];
     const a = new OperatorProcess(kubeconfig, args, { POD_NAME: 'replica-a' });
     const b = new OperatorProcess(kubeconfig, args, { POD_NAME: 'replica-b' });
     operators.push(a, b);
@@ -336,7 +355,7 @@ describe('operator failover and windows (own operators)', () => {
 
   it('a window that closes mid-rollout: nodes start only inside it, the in-flight node finishes, the next waits for the next window', async () => {
     const f = await fleet(2);
-    const op = new OperatorProcess(kubeconfig);
+    const op = new OperatorProcess(kubeconfig, ['--plan-selector', SCOPE_LABEL]);
     operators.push(op);
     // Opens at the start of every minute for 5 s: one node fits, the second must wait for the next minute.
     const body = plan(f, { windows: [{ schedule: '* * * * *', duration: '5s', timeZone: 'UTC' }] });
