@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { LiveUpdateNode } from '../api/node';
-import type { Host } from '../host/types';
+import type { DmaSample, Host } from '../host/types';
 import { nodeResource } from '../kube/cluster-resource';
 import { EventRecorder } from '../kube/events';
 import { nodeRecordKind } from '../kube/kinds';
@@ -269,7 +269,7 @@ class NodeAgent {
     };
   }
 
-  private dmaReader(): (() => Promise<Record<string, number>>) | undefined {
+  private dmaReader(): (() => Promise<DmaSample>) | undefined {
     const { host } = this.options;
     return host.dmaCounters ? () => host.dmaCounters!() : undefined;
   }

@@ -1,6 +1,7 @@
 // The agent's phase machine, pure: (the operator's request, the journal, this boot, this process) → the next step.
 // Everything the agent does starts here, so the two guards of DESIGN §8 live in one place a test can enumerate:
-// Execute only when the journal says Prepared for the same (plan uid, attempt); no Cancel past kexecIssuedAt.
+// Execute only when the journal says Prepared for the same (plan uid, attempt) — or this very process already
+// committed to it (journal Executing, same boot) —; no Cancel past kexecIssuedAt.
 import type { LuoApi } from '../host/types';
 import type { Journal, JournalPhase } from './journal';
 
@@ -106,7 +107,9 @@ function recover({ journal, bootId, api, processId }: Situation): Step | undefin
   switch (journal.phase) {
     case 'Executing':
       if (bootId !== journal.before.bootId) return { kind: 'verify' };
-      return mine ? undefined : { kind: 'kexec-interrupted' };
+      // Ours, same boot: we committed to kexec but announcing it (the status write) failed, so the kexec was never
+      // issued; our LUO state is still held. Finish what was committed. Another process's: it never happened.
+      return mine ? { kind: 'execute' } : { kind: 'kexec-interrupted' };
     case 'Rebooted':
       return { kind: 'verify' };
     case 'Preparing':

@@ -132,6 +132,12 @@ export interface Kexec {
   execute(): Promise<void>;
 }
 
+/** DMA time (ms) per endpoint, and the clock instant (ms) the counters were advanced to. */
+export interface DmaSample {
+  at: number;
+  counters: Record<Bdf, number>;
+}
+
 export interface Host {
   identity(): Promise<HostIdentity>;
   inventory(): Promise<Inventory>;
@@ -147,7 +153,7 @@ export interface Host {
    * Simulated hosts only: DMA time (ms) each endpoint has done so far, so continuity through a kexec is measured,
    * not asserted. A real host cannot observe device DMA and leaves it out.
    */
-  dmaCounters?(): Promise<Record<Bdf, number>>;
+  dmaCounters?(): Promise<DmaSample>;
   luo: Luo;
   kexec: Kexec;
 }

@@ -78,12 +78,9 @@ describe('kube-apiserver restart mid-rollout (own control plane)', () => {
     await rolloutAcrossRestart((first) => waitFor(`${first}: kexecIssuedAt reported`, async () => (await records.get(first)).status?.kexecIssuedAt, 90_000, 20));
   });
 
-  // Known product bug (src/agent/decide.ts + actions.ts): when the agent's status write announcing kexecIssuedAt fails
-  // (apiserver unreachable), the Execute step throws after the journal already says Executing; the retried reconcile
-  // finds Executing, held by this very process, on the same boot, and decide() returns idle for Execute on an
-  // Executing journal: the kexec is never issued, the node sits in Executing on its old kernel until nodeReturn and
-  // ends Failed(NodeLost), cordoned, with LUO still prepared and the image loaded. Runs as a todo: it passes once fixed.
-  it('down right after Execute is written, before the agent announced the kexec: the rollout resumes and completes', { todo: 'agent never kexecs if its kexecIssuedAt status write fails (decide(): Execute on its own Executing journal is idle)' }, async () => {
+  // The agent's status write announcing kexecIssuedAt fails while the apiserver is down, after its journal already
+  // says Executing: the retried reconcile must finish the committed kexec (it once sat idle until NodeLost).
+  it('down right after Execute is written, before the agent announced the kexec: the rollout resumes and completes', async () => {
     operator ??= new OperatorProcess(kubeconfig);
     const records = nodeResource(kc);
     await rolloutAcrossRestart((first) => waitFor(`${first}: Execute requested`, async () => (await records.get(first)).spec.action === 'Execute', 90_000, 20));

@@ -18,8 +18,8 @@ import { sessionName } from '../linux/luo';
 import { readBusMaster, readPciInventory } from '../linux/pci';
 import { notPreservable, preservable, probeSessionName, probeWithoutSessions, VFIO_NOT_PRESERVABLE, VFIO_PRESERVABLE } from '../luo-probe';
 import { bindVfioPci, VFIO_PCI } from '../pci/vfio-bind';
-import type { AttemptKey, Bdf, DeviceProbe, Host, HostIdentity, Inventory, Kexec, KernelImage, Luo, LuoApi, LuoHandover, LuoLegacyState, PciDevice, ProbeResult } from '../types';
-import { advanceDma, type DmaCounters, type DmaState } from './dma';
+import type { AttemptKey, Bdf, DeviceProbe, DmaSample, Host, HostIdentity, Inventory, Kexec, KernelImage, Luo, LuoApi, LuoHandover, LuoLegacyState, PciDevice, ProbeResult } from '../types';
+import { advanceDma, type DmaState } from './dma';
 import { armedFaults, loadFaultFile, type Fault, type HostPhase } from './faults';
 import { freshKernel, SimKernel, SimKernelError, type Errno, type SimKernelState, type SimLuoApi } from './kernel';
 import { bindDriver, readDriverOverride, setBusMaster, unbindDriver, writeDriverOverride, writeSysfsTree } from './sysfs-tree';
@@ -217,11 +217,11 @@ export class SimHost implements Host {
     });
   }
 
-  /** DMA time (ms) each endpoint has done so far, advanced to now from the bus master bits in sysfs. */
-  async dmaCounters(): Promise<DmaCounters> {
+  /** DMA time (ms) each endpoint has done so far, advanced to now from the bus master bits in sysfs, and that instant. */
+  async dmaCounters(): Promise<DmaSample> {
     await this.advanceDma();
     await this.persist();
-    return { ...this.state.dma!.counters };
+    return { at: this.state.dma!.at, counters: { ...this.state.dma!.counters } };
   }
 
   /** Mainline sessions the kernel cancelled because their holder process died before kexec. */

@@ -49,7 +49,8 @@ describe('agent phase machine', () => {
     ['execute again after a failure past the point of no return', situation('Execute', journal('Failed', { kexecIssuedAt: '2026-11-30T00:00:00Z' })), 'idle'],
     ['new boot after Executing', situation('Execute', journal('Executing'), { bootId: 'boot-2', processId: 'p2' }), 'verify'],
     ['same boot, new process after Executing', situation('Execute', journal('Executing'), { processId: 'p2' }), 'kexec-interrupted'],
-    ['same process re-runs an Executing journal (status write failed)', situation('Execute', journal('Executing')), 'idle'],
+    ['same process re-runs an Executing journal (the kexecIssuedAt status write failed)', situation('Execute', journal('Executing')), 'execute'],
+    ['…whatever the operator asks now', situation('Cancel', journal('Executing')), 'execute'],
     ['verification interrupted', situation('Execute', journal('Rebooted'), { bootId: 'boot-2', processId: 'p2' }), 'verify'],
     ['finish after Verified', situation('Finish', journal('Verified')), 'finish'],
     ['finish again after Finished', situation('Finish', journal('Finished')), 'idle'],
@@ -86,13 +87,14 @@ describe('agent phase machine', () => {
     refused: fc.boolean(),
   });
 
-  it('never executes unless the journal is Prepared for the same (plan uid, attempt) on this boot', () => {
+  it('never executes unless the journal is Prepared for the same (plan uid, attempt), or this process committed to it on this boot', () => {
     fc.assert(
       fc.property(arbitrarySituation, (x) => {
         const j = x.hasJournal ? journal(x.phase, { planUid: x.jUid, attempt: x.jAttempt, holder: x.holderIsMe ? ME : 'old' }) : undefined;
         const step = decide(situation(x.action, j, { request: { planUid: x.reqUid, attempt: x.reqAttempt, action: x.action }, bootId: x.sameBoot ? BOOT : 'boot-2', api: x.api }));
         if (step.kind !== 'execute') return true;
-        return j !== undefined && j.phase === 'Prepared' && j.planUid === x.reqUid && j.attempt === x.reqAttempt && x.action === 'Execute';
+        const committedHere = j !== undefined && j.phase === 'Executing' && x.holderIsMe && x.sameBoot;
+        return committedHere || (j !== undefined && j.phase === 'Prepared' && j.planUid === x.reqUid && j.attempt === x.reqAttempt && x.action === 'Execute');
       }),
       { numRuns: 2000 },
     );

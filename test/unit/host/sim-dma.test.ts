@@ -39,13 +39,14 @@ describe('DMA counters', () => {
   it('across a simulated live update, the preserved VF keeps counting and the unpreserved one stops', async () => {
     const node = await simNode(await seedTopology());
     const host = await node.open();
-    const start = await host.dmaCounters();
+    const start = (await host.dmaCounters()).counters;
     node.now += 500;
     await host.luo.prepare(key, ['0000:05:00.1']);
     await host.kexec.load(node.image);
     await host.kexec.execute(); // DMA advanced to the kexec moment, then bits cleared
     node.now += 2_000;
-    const after = await (await node.open()).dmaCounters();
+    const sample = await (await node.open()).dmaCounters();
+    const after = sample.counters;
     assert.equal(after['0000:05:00.1']! - start['0000:05:00.1']!, 2_500, 'preserved: counted through the kexec');
     assert.equal(after['0000:05:00.2']! - start['0000:05:00.2']!, 500, 'not preserved: stopped at the kexec');
     assert.equal(after['0000:05:00.3']! - start['0000:05:00.3']!, 0, 'never had bus master');
@@ -62,9 +63,11 @@ describe('DMA counters', () => {
         await host.kexec.load(node.image);
         await host.kexec.execute();
         const rebooted = await node.open();
-        const before = await rebooted.dmaCounters();
+        const first = await rebooted.dmaCounters();
         node.now += 1_000;
-        const after = await rebooted.dmaCounters();
+        const second = await rebooted.dmaCounters();
+        assert.equal(second.at - first.at, 1_000, 'each sample says the instant it describes');
+        const [before, after] = [first.counters, second.counters];
         const kept = new Set(requested);
         for (const d of devices.filter((x) => !x.bridge)) {
           const chainPreserved = d.busMaster && kept.has(d.bdf) && d.upstream.every((u) => kept.has(u) && devices.find((x) => x.bdf === u)!.busMaster);
