@@ -6,7 +6,7 @@ import { resolveBudgets } from './planner/counts';
 import { classify, type Candidate, type Fleet } from './planner/fleet';
 import { advanceNode, type StopReason } from './planner/node-flow';
 import { orderNodes } from './planner/order';
-import { chooseStarts, startBlockers } from './planner/starts';
+import { chooseStarts, startBlockers, waitingReasons } from './planner/starts';
 import { buildStatus, planEvents, type Decision } from './planner/status';
 import { stepState, type StepState } from './planner/steps';
 import { windowState, type WindowState } from './windows';
@@ -72,7 +72,8 @@ export function planRollout(input: PlannerInput): PlannerOutput {
   const edge = window.open ? window.closesAt : window.nextStart;
   if (edge && fleet.pending.length > 0) deadlines.push(edge.getTime());
   const phase = phaseOf(input, fleet, starts.length, exceeded, halted, steps, window);
-  const pauseReasons = phase === 'Previewed' || phase === 'Completed' || phase === 'Aborted' ? [] : blockers;
+  const waiting = blockers.length === 0 && starts.length === 0 && !preview ? waitingReasons(fleet, budgets) : [];
+  const pauseReasons = phase === 'Previewed' || phase === 'Completed' || phase === 'Aborted' ? [] : [...blockers, ...waiting];
   const decision: Decision = { phase, fleet, order, starts: starts.map((c) => c.node.name), steps, budgets, window, pauseReasons, exceeded };
   const claimsLeft = input.nodes.some((n) => n.record?.claim?.planUid === planUid);
   const settled = fleet.started.every((s) => TERMINAL.has(s.mark.phase));

@@ -30,6 +30,27 @@ export function chooseStarts(order: string[], fleet: Fleet, budgets: Budgets, st
   return starts;
 }
 
+/**
+ * Why pending nodes wait although nothing blocks starts and nothing is in flight: without it a plan would sit in
+ * Progressing with no word of why (a failed node left cordoned spends maxUnavailable; a pending node is NotReady).
+ */
+export function waitingReasons(fleet: Fleet, budgets: Budgets): string[] {
+  if (fleet.pending.length === 0 || fleet.counts.inFlight > 0) return [];
+  const reasons: string[] = [];
+  const unavailable = fleet.nodes.filter((n) => !n.ready || n.unschedulable);
+  const costly = fleet.pending.filter((c) => c.node.ready && !c.node.unschedulable && !c.node.record?.claim);
+  if (costly.length > 0 && unavailable.length >= budgets.maxUnavailable)
+    reasons.push(
+      `maxUnavailable (${budgets.maxUnavailable}) is spent: ${unavailable.length} selected nodes are NotReady or cordoned (${unavailable
+        .slice(0, 3)
+        .map((n) => n.name)
+        .join(', ')}${unavailable.length > 3 ? ', …' : ''})`,
+    );
+  const notReady = fleet.pending.filter((c) => !c.node.ready).map((c) => c.node.name);
+  if (notReady.length > 0) reasons.push(`${notReady.length} pending nodes are NotReady and wait (${notReady.slice(0, 3).join(', ')}${notReady.length > 3 ? ', …' : ''})`);
+  return reasons;
+}
+
 /** Why no node may start now (empty: starts are up to the budgets). */
 export function startBlockers(input: PlannerInput, halted: boolean, steps: StepState, window: WindowState): string[] {
   const { spec } = input.plan;

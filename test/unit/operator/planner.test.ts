@@ -86,6 +86,14 @@ describe('budgets', () => {
     const nodes = [makeNode('a', { ready: false }), makeNode('b', { unschedulable: true }), makeNode('c'), makeNode('d')];
     assert.deepEqual(claims(pass(plan({ strategy: { maxInFlight: 5, maxUnavailable: 2 } }), nodes)), ['b']);
   });
+  it('when nothing can start and nothing is in flight, the status says why (a failed node spends maxUnavailable)', () => {
+    const failed = ours('a', 'Failed', { mark: { failure: true, reason: 'DMALost' } });
+    const out = pass(plan({ strategy: { maxInFlight: 5, maxUnavailable: 1 }, failurePolicy: { maxFailedNodes: 1 } }), [failed, makeNode('b'), makeNode('c', { ready: false })]);
+    assert.deepEqual(claims(out), []);
+    assert.equal(out.status.phase, 'Progressing');
+    assert.match(out.status.pauseReasons?.join('; ') ?? '', /maxUnavailable \(1\) is spent: 2 selected nodes are NotReady or cordoned \(a, c\)/);
+    assert.match(out.status.pauseReasons?.join('; ') ?? '', /1 pending nodes are NotReady and wait \(c\)/);
+  });
   it('a claimed node not yet cordoned already counts as unavailable', () =>
     assert.deepEqual(claims(pass(plan({ strategy: { maxInFlight: 5, maxUnavailable: 1 } }), [ours('a', 'Claimed', { cordoned: undefined, mark: { cordoned: undefined } }), makeNode('b')])), []));
   it('the canary step takes one node, then its untimed pause waits for approval', () => {
