@@ -2,19 +2,11 @@
 // its nodes' kernels, so a second run would find every node up to date), and the older ones pruned.
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { isAlive } from '../util/process-alive';
 
 export const PID_FILE = 'demo.pid';
 
 export const newRunDir = (parent: string, now = new Date()): string => path.join(parent, now.toISOString().replace(/[:.]/g, '-'));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Removes earlier runs under `parent` but the newest `keep`. Only directories a demo made (holding its pid file)
@@ -25,7 +17,7 @@ export async function pruneRuns(parent: string, keep = 3): Promise<void> {
   const runs: string[] = [];
   for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
     const owner = await readFile(path.join(parent, entry.name, PID_FILE), 'utf8').catch(() => undefined);
-    if (owner !== undefined && !alive(Number(owner))) runs.push(path.join(parent, entry.name));
+    if (owner !== undefined && !isAlive(Number(owner))) runs.push(path.join(parent, entry.name));
   }
   for (const dir of runs.slice(0, Math.max(0, runs.length - keep))) await rm(dir, { recursive: true, force: true });
 }

@@ -1,17 +1,9 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { isAlive } from '../util/process-alive';
 
 export const RUN_DIR_PREFIX = 'liveupdate-envtest-';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * A harness killed with SIGKILL cannot stop its children. The next start finds its run directory (owner dead),
@@ -22,7 +14,7 @@ export async function reapStaleRuns(log: (m: string) => void): Promise<void> {
   const runs = (await readdir(tmp)).filter((d) => d.startsWith(RUN_DIR_PREFIX)).map((d) => path.join(tmp, d));
   for (const runDir of runs) {
     const owner = Number(await readFile(path.join(runDir, 'owner.pid'), 'utf8').catch(() => 'NaN'));
-    if (Number.isInteger(owner) && alive(owner)) continue;
+    if (Number.isInteger(owner) && isAlive(owner)) continue;
     for (const entry of await readdir('/proc').catch(() => [] as string[])) {
       if (!/^\d+$/.test(entry)) continue;
       const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
