@@ -18,10 +18,11 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { LiveUpdateNode } from '../../src/api/node';
 import { planResource } from '../../src/kube/cluster-resource';
 import { readMark } from '../../src/operator/views';
-import { alive, outcomes, planFor, RecordWatch, startFleet, stopFleet, TARGET, untilPlan, type E2eFleet, type NodeOutcome } from '../support/e2e';
+import { outcomes, planFor, RecordWatch, startFleet, stopFleet, TARGET, untilPlan, type E2eFleet, type NodeOutcome } from '../support/e2e';
 import { adminKubeConfig } from '../support/kube';
 import { OperatorProcess } from '../support/operator-process';
 import { waitFor } from '../support/wait';
+import { isAlive } from '../../src/util/process-alive';
 
 type Boundary = 'Prepare requested' | 'Prepared' | 'Executing' | 'Verified' | 'Finished';
 
@@ -77,7 +78,7 @@ describe('agents SIGKILLed at every step boundary', () => {
       if (!boundary || due?.[0] !== boundary) return;
       due.shift();
       const pid = f!.fleet.pid(node);
-      if (pid === undefined || !alive(pid)) return; // Executing: the agent may already have exited for the kexec
+      if (pid === undefined || !isAlive(pid)) return; // Executing: the agent may already have exited for the kexec
       process.kill(pid, 'SIGKILL');
       kills.push({ node, boundary, pid, attempt: record.spec.attempt });
     });

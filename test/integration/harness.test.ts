@@ -6,15 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalControlPlane } from '../../src/envtest/control-plane';
 import { ControlPlaneError } from '../../src/envtest/endpoint';
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { isAlive } from '../../src/util/process-alive';
 
 describe('control-plane harness', () => {
   let fakeBin: string;
@@ -34,9 +26,9 @@ describe('control-plane harness', () => {
     const plane = await LocalControlPlane.start();
     const pids = plane.pids;
     assert.equal(pids.length, 2);
-    assert.ok(pids.every(alive));
+    assert.ok(pids.every(isAlive));
     await plane.stop();
-    assert.ok(!pids.some(alive), `still running: ${pids.filter(alive).join(', ')}`);
+    assert.ok(!pids.some(isAlive), `still running: ${pids.filter(isAlive).join(', ')}`);
   });
 
   it('fails fast with the last log lines when kube-apiserver crashes', async () => {

@@ -15,6 +15,7 @@ import { HYPERVISOR_LABEL, TOPOLOGY_LABEL } from '../../src/sim/layout';
 import type { NodeLife } from '../../src/sim/ready';
 import { adminKubeConfig, uniqueName } from '../support/kube';
 import { waitFor } from '../support/wait';
+import { isAlive } from '../../src/util/process-alive';
 
 const root = path.resolve(__dirname, '../..');
 const kc = adminKubeConfig();
@@ -44,15 +45,6 @@ function waitReady(name: string, status: string, reason?: string, timeoutMs = 30
     timeoutMs,
   );
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const pidsOf = async (stateDir: string): Promise<number[]> =>
   (await readFile(path.join(stateDir, 'pids'), 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number);
@@ -112,7 +104,7 @@ describe('liveupdate sim fleet', () => {
       await fleet.stop();
     }
     assert.ok(fleet.startedPids().length >= 6);
-    assert.deepEqual(fleet.startedPids().filter(alive), [], 'no agent outlives stop()');
+    assert.deepEqual(fleet.startedPids().filter(isAlive), [], 'no agent outlives stop()');
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -196,11 +188,11 @@ describe('liveupdate sim fleet', () => {
       assert.ok(existsSync(kernels['6.19.4-lu2']!.image));
       const pids = (await Promise.all(nodes.map((n) => pidsOf(path.join(dir, n, 'agent-state'))))).flat();
       assert.equal(pids.length, 2);
-      assert.deepEqual(pids.filter(alive), pids);
+      assert.deepEqual(pids.filter(isAlive), pids);
 
       cli.kill('SIGTERM');
       assert.equal(await exited, 0, stderr);
-      assert.deepEqual(pids.filter(alive), [], 'every agent stopped with the fleet');
+      assert.deepEqual(pids.filter(isAlive), [], 'every agent stopped with the fleet');
     } finally {
       cli.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
