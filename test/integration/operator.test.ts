@@ -1,7 +1,7 @@
 // The operator as its own process against the real apiserver, driving real `liveupdate agent` processes on a
 // simulated fleet (SimFleet plays the kubelet). Each test has its own fleet and plan; one operator serves them all.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,10 +12,8 @@ import { nodeResource, planResource, type ClusterResource } from '../../src/kube
 import { CLAIMED_AT_ANNOTATION, CORDONED_BY_ANNOTATION } from '../../src/operator/model';
 import { readMark } from '../../src/operator/views';
 import { SimFleet } from '../../src/sim/fleet';
-import { nodePaths } from '../../src/sim/layout';
 import { writeNodeStatus } from '../../src/sim/node-object';
-import { loadNamedTopology } from '../../src/sim/prepare';
-import { projectPath } from '../../src/util/package-root';
+import { startFleet, type E2eFleet } from '../support/e2e';
 import { adminKubeConfig, uniqueName } from '../support/kube';
 import { OperatorProcess } from '../support/operator-process';
 import { waitFor } from '../support/wait';
@@ -52,19 +50,11 @@ describe('operator (process) with agents on a simulated fleet', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function fleet(nodes: number, options: { faults?: object; topology?: string } = {}): Promise<SimFleet> {
-    const prefix = uniqueName('op');
-    const faultFile = path.join(dir, `${prefix}-faults.json`);
-    await writeFile(faultFile, JSON.stringify(options.faults ?? { nodes: {} }));
-    const topology = await loadNamedTopology(projectPath('src', 'host', 'sim', 'topologies', `${options.topology ?? 'nvme-sriov'}.json`));
-    const f = await SimFleet.start({ kc, kubeconfigFile: kubeconfig, dir: path.join(dir, prefix), nodes, prefix, topologies: [topology], faultFile, rebootSeconds: 1, kernels: [TARGET] });
-    fleets.push(f);
-    await f.settled();
-    await waitFor('every agent reported', async () => {
-      for (const n of f.nodes) if (!(await records.get(n).catch(() => undefined))?.status?.bootID) return false;
-      return true;
-    }, 60_000);
-    return f;
+  /** Fault files live at <dir>/<prefix>-faults.json (startFleet's layout): tests write their faults there. */
+  async function fleet(nodes: number, options: { api?: 'mainline' | 'legacy' } = {}): Promise<SimFleet> {
+    const started = await startFleet(kc, kubeconfig, dir, nodes, { ...options, prefix: uniqueName('op') });
+    fleets.push(started.fleet);
+    return started.fleet;
   }
 
   function plan(f: SimFleet, strategy: object = {}, extra: Record<string, unknown> = {}) {
@@ -136,6 +126,45 @@ describe('operator (process) with agents on a simulated fleet', () => {
     assert.equal((await records.get(f.nodes[0]!)).spec.planRef, undefined, 'nothing was claimed');
     assert.ok((await planEvents(body.metadata.name)).includes('InvalidSpec'));
   });
+
+  it('legacy LUO model: 6 nodes live-updated, DMA kept, nothing left cordoned', async () => {
+    const f = await fleet(6, { api: 'legacy' });
+    const body = plan(f, { maxInFlight: 3, maxUnavailable: 3 });
+    await plans.create(body);
+    const done = await until(body.metadata.name, 'Completed', (s) => s.phase === 'Completed');
+    assert.equal(done.summary?.succeeded, 6);
+    for (const n of f.nodes) {
+      const record = await records.get(n);
+      assert.equal(record.status?.luo?.api, 'legacy');
+      assert.equal(record.status?.kernelRelease, TARGET);
+      assert.ok(record.status?.verification?.every((v) => v.busMasterAfter && v.dmaContinuous !== false));
+      assert.ok(!(await nodeObject(n)).spec?.unschedulable);
+    }
+  });
+
+  // Every other fault kind of the simulator, on the first of two nodes: the end DESIGN §4 prescribes, in the plan's
+  // status, its Events and the node's cordon.
+  const faultOutcomes: [fault: object, phase: 'Failed' | 'Cancelled', reason: string, cordoned: boolean][] = [
+    [{ kind: 'kexec-load-error' }, 'Cancelled', 'KexecLoadFailed', false],
+    [{ kind: 'freeze-error' }, 'Failed', 'KexecRefused', true],
+    [{ kind: 'panic-on-boot' }, 'Failed', 'NodeLost', true],
+    [{ kind: 'finish-error' }, 'Failed', 'FinishFailed', true],
+    [{ kind: 'native-driver-after-kexec', device: '0000:05:00.1' }, 'Failed', 'DriverChanged', true],
+    [{ kind: 'agent-crash', phase: 'prepare', when: 'after', times: 1 }, 'Cancelled', 'AgentRestarted', false],
+  ];
+  for (const [fault, phase, reason, cordoned] of faultOutcomes) {
+    it(`${(fault as { kind: string }).kind} → ${phase}(${reason}), ${cordoned ? 'left cordoned for a human' : 'uncordoned'}, plan halted`, async () => {
+      const f = await fleet(2);
+      await writeFile(path.join(dir, `${f.nodes[0]!.replace(/-01$/, '')}-faults.json`), JSON.stringify({ nodes: { [f.nodes[0]!]: [fault] } }));
+      const body = plan(f, { maxInFlight: 1, order: 'Name' });
+      await plans.create(body);
+      const halted = await until(body.metadata.name, 'Halted', (s) => s.phase === 'Halted' && (s.failedNodes?.length ?? 0) > 0);
+      assert.deepEqual({ node: halted.failedNodes?.[0]?.node, phase: halted.failedNodes?.[0]?.phase, reason: halted.failedNodes?.[0]?.reason }, { node: f.nodes[0], phase, reason });
+      assert.equal((await nodeObject(f.nodes[0]!)).spec?.unschedulable === true, cordoned);
+      assert.equal(await kernelOf(f.nodes[1]!), '6.19.0-sim', 'nothing new starts after the halt');
+      assert.ok((await planEvents(body.metadata.name)).includes(phase === 'Failed' ? 'NodeFailed' : 'NodeCancelled'));
+    });
+  }
 
   it('Preview: eligibility, order and batches in status, and no node touched', async () => {
     const f = await fleet(3);
@@ -294,21 +323,13 @@ describe('operator failover and windows (own operators)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  const started = new Map<SimFleet, E2eFleet>();
   async function fleet(nodes: number): Promise<SimFleet> {
-    const prefix = uniqueName('fo');
-    const topology = await loadNamedTopology(projectPath('src', 'host', 'sim', 'topologies', 'nvme-sriov.json'));
-    const f = await SimFleet.start({ kc, kubeconfigFile: kubeconfig, dir: path.join(dir, prefix), nodes, prefix, topologies: [topology], rebootSeconds: 1, kernels: [TARGET] });
-    fleets.push(f);
-    await f.settled();
-    await waitFor('every agent reported', async () => {
-      for (const n of f.nodes) if (!(await records.get(n).catch(() => undefined))?.status?.bootID) return false;
-      return true;
-    }, 60_000);
-    return f;
+    const f = await startFleet(kc, kubeconfig, dir, nodes, { prefix: uniqueName('fo') });
+    fleets.push(f.fleet);
+    started.set(f.fleet, f);
+    return f.fleet;
   }
-
-  const boots = async (node: string): Promise<number> =>
-    (JSON.parse(await readFile(path.join(nodePaths(path.join(dir, node.replace(/-\d+$/, '')), node).simDir, 'state.json'), 'utf8')) as { boots: number }).boots;
 
   function plan(f: SimFleet, strategy: object) {
     const kernel = f.kernels[TARGET]!;
@@ -350,7 +371,7 @@ describe('operator failover and windows (own operators)', () => {
       throw new Error(`${err.message}\nstandby log:\n${standby.log.slice(-4000)}`);
     });
     assert.equal(done.summary?.succeeded, 3);
-    for (const n of f.nodes) assert.equal(await boots(n), 2, `${n}: exactly one kexec`);
+    for (const n of f.nodes) assert.equal(await started.get(f)!.boots(n), 2, `${n}: exactly one kexec`);
   });
 
   it('a window that closes mid-rollout: nodes start only inside it, the in-flight node finishes, the next waits for the next window', async () => {
