@@ -25,6 +25,9 @@ export function eligibility(node: NodeView, spec: LiveUpdatePlanSpec, planUid: s
   const { record, name } = node;
   if (record?.claim && record.claim.planUid !== planUid)
     return skip('ClaimedByOtherPlan', `node ${name} is claimed by plan ${record.claim.planName} (uid ${record.claim.planUid})`);
+  // A plan that failed a node past the point of no return leaves it cordoned with its mark for a human, claim or not.
+  if (node.cordonedBy && node.cordonedBy !== planUid)
+    return skip('ClaimedByOtherPlan', `node ${name} is cordoned by plan uid ${node.cordonedBy}, which left it for a human: uncordon it to release it`);
 
   const status = record?.status;
   if (!record) return skip('NoAgent', `node ${name} has no LiveUpdateNode: is the agent running there?`);

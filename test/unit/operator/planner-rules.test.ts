@@ -58,6 +58,11 @@ describe('eligibility (first failing check wins)', () => {
     assert.equal(v.eligible, false);
     assert.match(!v.eligible ? v.message : '', /other/);
   });
+  it('a node another plan left cordoned for a human (released claim, its cordon mark) is not ours to take', () => {
+    const node = { ...makeNode('n1', { unschedulable: true }), cordonedBy: 'uid-other' };
+    assert.equal(reason(node), 'ClaimedByOtherPlan');
+    assert.equal(reason({ ...node, cordonedBy: PLAN_UID }), 'Eligible', 'our own mark does not block us');
+  });
   it('NoAgent: no record, no boot id, or a report from an earlier boot', () => {
     assert.equal(reason(makeNode('n1', { record: null })), 'NoAgent');
     assert.equal(reason(makeNode('n1', { record: { status: { phase: 'Idle' } } })), 'NoAgent');
