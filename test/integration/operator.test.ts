@@ -13,7 +13,7 @@ import { CLAIMED_AT_ANNOTATION, CORDONED_BY_ANNOTATION } from '../../src/operato
 import { readMark } from '../../src/operator/views';
 import { SimFleet } from '../../src/sim/fleet';
 import { writeNodeStatus } from '../../src/sim/node-object';
-import { startFleet, type E2eFleet } from '../support/e2e';
+import { planFor, startFleet, type E2eFleet } from '../support/e2e';
 import { adminKubeConfig, uniqueName } from '../support/kube';
 import { OperatorProcess } from '../support/operator-process';
 import { waitFor } from '../support/wait';
@@ -57,21 +57,7 @@ describe('operator (process) with agents on a simulated fleet', () => {
     return started.fleet;
   }
 
-  function plan(f: SimFleet, strategy: object = {}, extra: Record<string, unknown> = {}) {
-    const kernel = f.kernels[TARGET]!;
-    return {
-      apiVersion: 'liveupdate.dev/v1alpha1',
-      kind: 'LiveUpdatePlan',
-      metadata: { name: uniqueName('plan'), labels: SCOPE },
-      spec: {
-        target: { kernel: { release: TARGET, image: kernel.image, sha256: kernel.sha256 }, compatibleFrom: ['6.19.*'] },
-        selector: { nodeNames: f.nodes },
-        strategy: { maxInFlight: 2, maxUnavailable: 2, ...strategy },
-        timeouts: { prepare: '30s', nodeReturn: '20s', verify: '30s', finish: '30s' },
-        ...extra,
-      },
-    };
-  }
+  const plan = (f: SimFleet, strategy: object = {}, extra: Record<string, unknown> = {}) => planFor(f, strategy, extra, SCOPE);
 
   const status = async (name: string): Promise<LiveUpdatePlanStatus> => (await plans.get(name)).status ?? {};
   const until = (name: string, what: string, check: (s: LiveUpdatePlanStatus) => boolean, timeoutMs = 90_000) =>
@@ -331,19 +317,7 @@ describe('operator failover and windows (own operators)', () => {
     return f.fleet;
   }
 
-  function plan(f: SimFleet, strategy: object) {
-    const kernel = f.kernels[TARGET]!;
-    return {
-      apiVersion: 'liveupdate.dev/v1alpha1',
-      kind: 'LiveUpdatePlan',
-      metadata: { name: uniqueName('plan'), labels: SCOPE },
-      spec: {
-        target: { kernel: { release: TARGET, image: kernel.image, sha256: kernel.sha256 }, compatibleFrom: ['6.19.*'] },
-        selector: { nodeNames: f.nodes },
-        strategy: { maxInFlight: 1, maxUnavailable: 1, ...strategy },
-      },
-    };
-  }
+  const plan = (f: SimFleet, strategy: object) => planFor(f, { maxInFlight: 1, maxUnavailable: 1, ...strategy }, {}, SCOPE);
 
   it('killing the leader while a node is Executing: the standby takes over, no node is kexec\'d twice, the plan completes', async () => {
     const f = await fleet(3);

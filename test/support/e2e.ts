@@ -70,12 +70,13 @@ export async function stopFleet(kc: KubeConfig, f: E2eFleet | undefined): Promis
   for (const n of f.fleet.nodes) await core.deleteNode({ name: n }).catch(() => undefined);
 }
 
-export function planFor(fleet: SimFleet, strategy: object = {}, extra: Record<string, unknown> = {}) {
+/** A plan for every node of the fleet; `labels` let a scoped operator (--plan-selector) find it. */
+export function planFor(fleet: SimFleet, strategy: object = {}, extra: Record<string, unknown> = {}, labels: Record<string, string> = {}) {
   const kernel = fleet.kernels[TARGET]!;
   return {
     apiVersion: 'liveupdate.dev/v1alpha1',
     kind: 'LiveUpdatePlan',
-    metadata: { name: uniqueName('plan') },
+    metadata: { name: uniqueName('plan'), labels },
     spec: {
       target: { kernel: { release: TARGET, image: kernel.image, sha256: kernel.sha256 }, compatibleFrom: ['6.19.*'] },
       selector: { nodeNames: fleet.nodes },
