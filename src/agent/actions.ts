@@ -2,7 +2,7 @@
 // journal written to disk; any failure before the point of no return undoes what was done (LUO cancel, kexec unload).
 import { releaseMatches, type KernelTarget } from '../api/fields';
 import { KexecError } from '../host/linux/kexec';
-import { planPreservation } from '../host/preservation';
+import { planPreservation } from '../pci/preservation';
 import type { AttemptKey, Bdf, DmaSample, Host, HostIdentity } from '../host/types';
 import type { Logger } from '../kube/log';
 import type { Journal, JournalStore } from './journal';

@@ -1,7 +1,7 @@
 // The LiveUpdateNode status the agent publishes, derived (pure) from what it knows: journal, boot, kernel, inventory.
 // The status writer sends only what changed, so an idle agent whose machine did not change writes nothing.
 import type { AgentPhase, LiveUpdateNodeStatus } from '../api/node';
-import { planPreservation } from '../host/preservation';
+import { planPreservation } from '../pci/preservation';
 import type { Bdf, HostIdentity, Inventory, LuoApi, LuoLegacyState } from '../host/types';
 import type { Journal, JournalPhase } from './journal';
 

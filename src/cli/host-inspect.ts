@@ -1,6 +1,6 @@
 // liveupdate host inspect: the PCI inventory of this host and the preservation plan a live update would use.
 import { readPciInventory, UnreadableRootError } from '../host/linux/pci';
-import { planPreservation, type DeviceId } from '../host/preservation';
+import { planPreservation, type DeviceId } from '../pci/preservation';
 import { parseDeviceId } from '../host/pci/sysfs-values';
 import type { Inventory, PreservationPlan } from '../host/types';
 import { parseOptions, UsageError } from './usage';

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { notPreservable, preservable, probeSessionName, probeWithoutSessions, VFIO_NOT_PRESERVABLE, VFIO_PRESERVABLE } from '../luo-probe';
-import { isBdf, parseBdf } from '../pci/bdf';
+import { isBdf, parseBdf } from '../../pci/bdf';
 import { scanOpenVfioFiles } from '../pci/in-use';
 import { readAttribute, readVfioDevice } from '../pci/sysfs-read';
 import { isBridgeClass, parseClass } from '../pci/sysfs-values';

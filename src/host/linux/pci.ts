@@ -2,7 +2,7 @@
 // overridable, so the same code reads the simulator's fake tree.
 import { readdir, realpath } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { compareBdf, isBdf } from '../pci/bdf';
+import { compareBdf, isBdf } from '../../pci/bdf';
 import { upstreamFromDevicePath } from '../pci/chain';
 import { busMasterEnabled } from '../pci/config';
 import { scanOpenVfioFiles, type OpenVfioFiles } from '../pci/in-use';

@@ -1,7 +1,7 @@
 // The bridge chain of a device is spelled out by where the kernel put its directory under <sysfs>/devices.
 import { sep } from 'node:path';
 import type { Bdf } from '../types';
-import { isBdf, ROOT_BUS_PATTERN } from './bdf';
+import { isBdf, ROOT_BUS_PATTERN } from '../../pci/bdf';
 
 /**
  * Bridges above `bdf`, nearest first, from its directory relative to <sysfs>/devices, e.g.

@@ -4,7 +4,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Bdf } from '../types';
-import { isBdf } from './bdf';
+import { isBdf } from '../../pci/bdf';
 import { linkName } from './sysfs-read';
 
 export const VFIO_PCI = 'vfio-pci';

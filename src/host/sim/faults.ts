@@ -25,7 +25,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { formatFieldPath } from '../../util/field-path';
-import { BDF_PATTERN } from '../pci/bdf';
+import { BDF_PATTERN } from '../../pci/bdf';
 
 const bdf = z.string().regex(BDF_PATTERN, 'expected a PCI address like "0000:05:00.1"');
 const times = z.number().int().positive().optional();

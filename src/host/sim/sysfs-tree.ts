@@ -15,7 +15,7 @@ import {
   SECONDARY_BUS_OFFSET,
   SUBORDINATE_BUS_OFFSET,
 } from '../pci/config';
-import { isBdf } from '../pci/bdf';
+import { isBdf } from '../../pci/bdf';
 import { linkName, readVfioDevice } from '../pci/sysfs-read';
 import { parseDriverOverride } from '../pci/sysfs-values';
 import type { Bdf } from '../types';

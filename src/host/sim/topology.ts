@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { formatFieldPath } from '../../util/field-path';
-import { formatBdf } from '../pci/bdf';
+import { formatBdf } from '../../pci/bdf';
 import type { Bdf } from '../types';
 
 const hex = (digits: number, example: string) =>

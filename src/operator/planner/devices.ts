@@ -1,9 +1,9 @@
 // The plan's device rules against the agent's inventory: which endpoints must keep their DMA, and whether they can.
 import type { LiveUpdateNodeStatus } from '../../api/node';
 import type { LiveUpdatePlanSpec } from '../../api/plan';
-import { compareBdf } from '../../host/pci/bdf';
-import { planPreservation } from '../../host/preservation';
-import type { Bdf, DeviceError, PciDevice } from '../../host/types';
+import { compareBdf } from '../../pci/bdf';
+import { planPreservation } from '../../pci/preservation';
+import type { Bdf, DeviceError, PciDevice } from '../../pci/types';
 
 type DeviceStatus = NonNullable<LiveUpdateNodeStatus['devices']>[number];
 type DeviceRules = LiveUpdatePlanSpec['devices'];

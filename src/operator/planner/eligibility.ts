@@ -2,7 +2,7 @@
 // (cert-manager's policy chain). Only for nodes the plan has not started: a started node is never re-checked.
 import { releaseMatches } from '../../api/fields';
 import type { LiveUpdatePlanSpec } from '../../api/plan';
-import type { Bdf } from '../../host/types';
+import type { Bdf } from '../../pci/types';
 import type { NodeView } from '../model';
 import { matchedDevices, preservationErrors } from './devices';
 

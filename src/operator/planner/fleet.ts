@@ -1,7 +1,7 @@
 // The plan's view of the fleet: the nodes it selected, split into the ones it works on, the ones it may start and
 // the ones it skips (with the reason). Counts for budgets, steps and the status come from here.
 import type { LiveUpdatePlanSpec } from '../../api/plan';
-import type { Bdf } from '../../host/types';
+import type { Bdf } from '../../pci/types';
 import { TERMINAL, type NodeView, type RolloutMark } from '../model';
 import { eligibility, type SkipReason } from './eligibility';
 import { byName } from './order';

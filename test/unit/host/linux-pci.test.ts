@@ -4,7 +4,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readBusMaster, readPciInventory, UnreadableRootError } from '../../../src/host/linux/pci';
-import { planPreservation } from '../../../src/host/preservation';
+import { planPreservation } from '../../../src/pci/preservation';
 import type { Inventory } from '../../../src/host/types';
 import { buildKernelTree, buildProc, tempDir, type HandDevice } from './kernel-tree';
 

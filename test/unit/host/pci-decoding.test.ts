@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { compareBdf, formatBdf, isBdf, parseBdf } from '../../../src/host/pci/bdf';
+import { compareBdf, formatBdf, isBdf, parseBdf } from '../../../src/pci/bdf';
 import { upstreamFromDevicePath } from '../../../src/host/pci/chain';
 import { busMasterEnabled } from '../../../src/host/pci/config';
 import { classifyFdTarget, type OpenVfioFiles } from '../../../src/host/pci/in-use';

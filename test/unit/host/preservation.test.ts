@@ -1,7 +1,7 @@
 // The pure preservation planner on hand-made inventories.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planPreservation } from '../../../src/host/preservation';
+import { planPreservation } from '../../../src/pci/preservation';
 import type { Inventory, PciDevice } from '../../../src/host/types';
 
 function bridge(bdf: string, upstream: string[], busMaster = true): PciDevice {

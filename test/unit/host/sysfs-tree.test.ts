@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { readBusMaster, readPciInventory } from '../../../src/host/linux/pci';
-import { planPreservation } from '../../../src/host/preservation';
+import { planPreservation } from '../../../src/pci/preservation';
 import { setBusMaster, writeSysfsTree } from '../../../src/host/sim/sysfs-tree';
 import { loadTopologyFile, parseTopology, type SimDevice } from '../../../src/host/sim/topology';
 import { buildProc, tempDir } from './kernel-tree';

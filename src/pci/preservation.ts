@@ -1,7 +1,7 @@
 // The preservation plan: which devices keep their bus-master bit across the kexec and with which flag.
 // Mirrors the PCI core's list (LU_BUSMASTER on the endpoint, LU_BUSMASTER_BRIDGE on every bridge above it up to
 // and including the root port): if any bridge on the way loses bus master, DMA of everything below it stops.
-import { compareBdf } from './pci/bdf';
+import { compareBdf } from './bdf';
 import type { Bdf, DeviceError, Inventory, PciDevice, PreservationEntry, PreservationPlan } from './types';
 
 export interface DeviceId {

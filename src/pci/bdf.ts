@@ -1,6 +1,6 @@
 // PCI addresses as the kernel names them in sysfs.
-import { BDF_PATTERN } from '../../api/fields';
-import type { Bdf } from '../types';
+import { BDF_PATTERN } from '../api/fields';
+import type { Bdf } from './types';
 
 /** domain:bus:device.function, lowercase hex, e.g. 0000:05:00.1: the API's pattern, so host and API agree. */
 export { BDF_PATTERN };
