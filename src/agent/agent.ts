@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { LiveUpdateNode } from '../api/node';
-import type { DmaSample, Host } from '../host/types';
+import type { DmaSample, Host, HostIdentity, LuoApi } from '../host/types';
 import { nodeResource } from '../kube/cluster-resource';
 import { EventRecorder } from '../kube/events';
 import { nodeRecordKind } from '../kube/kinds';
@@ -38,6 +38,12 @@ export interface AgentOptions {
 }
 
 const AGENT_CONTROLLER = 'liveupdate.dev/agent';
+
+/** What this boot is: read once per pass. */
+interface Boot {
+  identity: HostIdentity;
+  api: LuoApi;
+}
 
 /** Runs the agent until a signal, a (simulated) kexec, a dead simulated node or an injected crash. */
 export async function runAgent(options: AgentOptions): Promise<AgentExit> {
@@ -106,33 +112,35 @@ class NodeAgent {
   private async step(record: LiveUpdateNode): Promise<{ requeueAfterMs?: number } | void> {
     const seenAt = performance.now();
     const { host } = this.options;
+    // One read of the boot per pass: no step changes it (a kexec ends the pass, and this process with it).
+    const boot: Boot = { identity: await host.identity(), api: await host.luo.api() };
     let journal: Journal | undefined;
     try {
       journal = await this.store.read();
     } catch (err) {
       if (!(err instanceof JournalCorruptError)) throw err;
-      await this.publish(record, undefined, { reason: 'JournalCorrupt', message: err.message });
+      await this.publish(record, undefined, boot, { reason: 'JournalCorrupt', message: err.message });
       this.event(record, 'Warning', 'JournalCorrupt', 'Recover', err.message);
       return;
     }
-    const identity = await host.identity();
     const spec = record.spec;
     const step = decide({
       request: { planUid: spec.planRef?.uid, attempt: spec.attempt, action: spec.action },
       journal,
-      bootId: identity.bootId,
-      api: await host.luo.api(),
+      bootId: boot.identity.bootId,
+      api: boot.api,
       processId: this.processId,
     });
     if (step.kind !== 'idle') this.log.info({ step: step.kind, action: spec.action, attempt: spec.attempt, phase: journal?.phase }, 'step');
-    const next = await this.perform(step, record, journal, identity, seenAt);
+    const next = await this.perform(step, record, journal, boot, seenAt);
     if (this.finished) return;
-    await this.publish(record, next);
+    await this.publish(record, next, boot);
     return { requeueAfterMs: isActive(next) ? this.heartbeatMs : (this.options.inventoryIntervalMs ?? 30_000) };
   }
 
-  private async perform(step: Step, record: LiveUpdateNode, journal: Journal | undefined, identity: Awaited<ReturnType<Host['identity']>>, seenAt: number): Promise<Journal | undefined> {
+  private async perform(step: Step, record: LiveUpdateNode, journal: Journal | undefined, boot: Boot, seenAt: number): Promise<Journal | undefined> {
     const { spec } = record;
+    const { identity } = boot;
     const dma = this.dmaReader();
     switch (step.kind) {
       case 'idle':
@@ -160,7 +168,7 @@ class NodeAgent {
         return next;
       }
       case 'execute': {
-        const { journal: next, rebooted } = await this.actions.execute(journal!, seenAt, (j) => this.publish(record, j), dma);
+        const { journal: next, rebooted } = await this.actions.execute(journal!, seenAt, (j) => this.publish(record, j, boot), dma);
         if (rebooted) {
           this.log.info({ kexecIssuedAt: next.kexecIssuedAt }, 'kexec issued: this boot is over');
           this.end({ kind: 'rebooted' });
@@ -212,10 +220,8 @@ class NodeAgent {
   }
 
   /** Publishes the status derived from what the agent knows; writes only what changed. */
-  private async publish(record: LiveUpdateNode, journal: Journal | undefined, journalError?: { reason: string; message: string }): Promise<void> {
+  private async publish(record: LiveUpdateNode, journal: Journal | undefined, { identity, api }: Boot, journalError?: { reason: string; message: string }): Promise<void> {
     const { host } = this.options;
-    const identity = await host.identity();
-    const api = await host.luo.api();
     const now = Date.now();
     const heartbeat = !this.reported || (isActive(journal) && now - this.lastHeartbeat >= this.heartbeatMs);
     const status = desiredStatus({

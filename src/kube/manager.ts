@@ -159,8 +159,14 @@ export class Manager {
     const { metricsBindAddress = '0', healthProbeBindAddress = '0' } = this.options;
     const routes = {
       metrics: async () => ({ status: 200, contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
-      healthz: () => verdict(this.healthz().ok, this.healthz().reason ? [this.healthz().reason ?? ''] : []),
-      readyz: () => verdict(this.readyz().ok, this.readyz().reasons),
+      healthz: () => {
+        const { ok, reason } = this.healthz();
+        return verdict(ok, reason ? [reason] : []);
+      },
+      readyz: () => {
+        const { ok, reasons } = this.readyz();
+        return verdict(ok, reasons);
+      },
     };
     if (metricsBindAddress !== '0') {
       const server = new ProbeServer(metricsBindAddress, { '/metrics': routes.metrics });

@@ -96,7 +96,8 @@ export class Executor {
 
   /** The mark the planner saw for this plan (what a cordon builds on). */
   private currentMark(node: string, planUid: string): RolloutMark {
-    const mark = this.deps.record(node) ? readMark(this.deps.record(node)!) : undefined;
+    const record = this.deps.record(node);
+    const mark = record ? readMark(record) : undefined;
     if (!mark || mark.planUid !== planUid) throw new Error(`${node}: no rollout mark of plan ${planUid} to build on`);
     return mark;
   }

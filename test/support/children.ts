@@ -1,6 +1,7 @@
 // Processes a test starts must end with the test process: at exit, and also when a signal ends it (the runner
 // forwarding Ctrl-C or SIGTERM), where Node would otherwise exit without running 'exit' handlers.
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 
 const children = new Set<ChildProcess>();
 let installed = false;
@@ -20,4 +21,38 @@ export function trackChild(child: ChildProcess): void {
       killAll();
       process.exit(code); // 'exit' handlers run: a SimFleet's own kill-on-exit takes its agents along
     });
+}
+
+const CLI = path.resolve(__dirname, '../../src/cli/main.ts');
+
+/** `liveupdate <args>` from source as its own OS process, tracked so it ends with the test; stderr kept for failures. */
+export class CliProcess {
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  protected readonly child: ChildProcess;
+  private stderr = '';
+
+  constructor(args: string[], env: Record<string, string>, stdout: 'pipe' | 'ignore') {
+    this.child = spawn(process.execPath, ['-r', 'ts-node/register', CLI, ...args], { env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env }, stdio: ['ignore', stdout, 'pipe'] });
+    trackChild(this.child);
+    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-400_000)));
+    this.exit = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get log(): string {
+    return this.stderr;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.child.kill(signal);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    await this.exit;
+  }
 }
