@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Yields kube-apiserver, etcd and kubectl in a cache directory and prints that directory on stdout (last line).
+# Yields kube-apiserver, etcd, kubectl and helm in a cache directory and prints that directory on stdout (last line).
 # Order: $KUBEBUILDER_ASSETS if it holds the binaries (envtest convention) → the cache → a build from the Go module proxy.
 # Nothing is downloaded from release sites: the binaries are compiled from registry modules through wrapper modules.
 set -euo pipefail
 
 K8S_VERSION="${LIVEUPDATE_K8S_VERSION:-v1.36.2}"
 ETCD_VERSION="${LIVEUPDATE_ETCD_VERSION:-v3.6.8}"
+HELM_VERSION="${LIVEUPDATE_HELM_VERSION:-v4.3.2}"
 CACHE_ROOT="${LIVEUPDATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/liveupdate-operator}"
+# helm is not in the directory name: a cache made before helm was added only builds the missing helm. Its version is
+# checked below, so a changed HELM_VERSION rebuilds helm alone.
 BIN_DIR="$CACHE_ROOT/control-plane/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
-NEEDED=(kube-apiserver etcd kubectl)
+NEEDED=(kube-apiserver etcd kubectl helm)
 
 log() { printf '[control-plane] %s\n' "$*" >&2; }
 is_binary() { [ -f "$1" ] && [ -x "$1" ]; }
@@ -24,6 +27,8 @@ fi
 
 missing=()
 for b in "${NEEDED[@]}"; do is_binary "$BIN_DIR/$b" || missing+=("$b"); done
+helm_stamp="$BIN_DIR/.helm-version"
+if is_binary "$BIN_DIR/helm" && [ "$(cat "$helm_stamp" 2>/dev/null)" != "$HELM_VERSION" ]; then missing+=(helm); fi
 if [ ${#missing[@]} -eq 0 ]; then
   log "cached: $BIN_DIR"
   echo "$BIN_DIR"; exit 0
@@ -99,6 +104,15 @@ if need etcd; then
   printf 'module liveupdate.dev/build/etcd\ngo 1.24\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" > "$edir/go.mod"
   resolve "$edir" "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
   build "$edir" go.etcd.io/etcd/server/v3 etcd "-s -w"
+fi
+
+if need helm; then
+  # helm's go.mod has no local replaces; a wrapper module still pins it and keeps its dependencies apart from k8s's.
+  hdir="$WORK/helm"; mkdir -p "$hdir"
+  printf 'module liveupdate.dev/build/helm\ngo 1.26\nrequire helm.sh/helm/v4 %s\n' "$HELM_VERSION" > "$hdir/go.mod"
+  resolve "$hdir" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+  build "$hdir" helm.sh/helm/v4/cmd/helm helm "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+  echo "$HELM_VERSION" > "$helm_stamp"
 fi
 
 log "ready: $BIN_DIR ($(du -sh "$BIN_DIR" | cut -f1))"
