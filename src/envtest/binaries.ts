@@ -10,6 +10,7 @@ export interface ControlPlaneBinaries {
   etcd: string;
   kubeApiserver: string;
   kubectl?: string;
+  helm?: string;
 }
 
 /**
@@ -24,15 +25,19 @@ export async function resolveBinaries(): Promise<ControlPlaneBinaries> {
     });
     child.stderr?.pipe(process.stderr);
   });
+  // kubectl and helm are optional: a KUBEBUILDER_ASSETS directory holds only the control plane.
+  const executable = (file: string): Promise<boolean> =>
+    access(file, constants.X_OK).then(
+      () => true,
+      () => false,
+    );
   const kubectl = path.join(dir, 'kubectl');
-  const hasKubectl = await access(kubectl, constants.X_OK).then(
-    () => true,
-    () => false,
-  );
+  const helm = path.join(dir, 'helm');
   return {
     dir,
     etcd: path.join(dir, 'etcd'),
     kubeApiserver: path.join(dir, 'kube-apiserver'),
-    ...(hasKubectl ? { kubectl } : {}),
+    ...((await executable(kubectl)) ? { kubectl } : {}),
+    ...((await executable(helm)) ? { helm } : {}),
   };
 }

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { load } from 'js-yaml';
 import { buildCrd, KINDS, openApiSchema } from '../../../src/api/crds';
 import { durationMs } from '../../../src/api/duration';
-import { renderedCrds } from '../../../src/api/generate';
+import { CHART_DIR, generatedFiles } from '../../../src/api/generate';
 import { ApiParseError, parseNode, parsePlan } from '../../../src/api/parse';
 import { structuralViolations, toStructural } from '../../../src/api/structural';
 import { z } from 'zod';
@@ -83,10 +83,30 @@ describe('generated CRDs', () => {
     assert.throws(() => toStructural(json), /\$\.x: anyOf has no structural form/);
   });
 
-  it('crds/ matches what `npm run gen` produces', async () => {
-    for (const [file, content] of renderedCrds()) {
-      assert.equal(await readFile(path.join(root, 'crds', file), 'utf8'), content, `crds/${file} is stale: run npm run gen`);
+  it('crds/ and the chart (CRD templates, values.yaml, values.schema.json) match what `npm run gen` produces', async () => {
+    const files = generatedFiles();
+    for (const def of KINDS) assert.ok(files.has(`${CHART_DIR}/templates/crd-${def.plural}.yaml`), `no chart template for ${def.kind}`);
+    for (const [file, content] of files) {
+      assert.equal(await readFile(path.join(root, file), 'utf8'), content, `${file} is stale: run npm run gen`);
     }
+  });
+
+  it('the chart CRD templates hold the same CRDs as crds/', async () => {
+    for (const def of KINDS) {
+      const template = await readFile(path.join(root, CHART_DIR, 'templates', `crd-${def.plural}.yaml`), 'utf8');
+      // Without the template lines (labels, keep annotation), what is left is the CRD itself.
+      const plain = template
+        .split('\n')
+        .filter((l) => !l.includes('{{') && !l.includes('helm.sh/resource-policy') && !/^\s+(labels|annotations):$/.test(l))
+        .join('\n');
+      assert.deepEqual(load(plain), buildCrd(def));
+    }
+  });
+
+  it("the chart's appVersion is the package version", async () => {
+    const chart = load(await readFile(path.join(root, CHART_DIR, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+    const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(chart.appVersion, pkg.version);
   });
 
   it('declares names, scope, subresources and printer columns', () => {
