@@ -3,18 +3,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalControlPlane } from '../envtest/control-plane';
 import { packageRoot } from '../util/package-root';
-import { parseOptions } from './usage';
 
 const ROOT = packageRoot();
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseOptions({
-    args: argv,
-    options: {
-      kubeconfig: { type: 'string', default: path.join(ROOT, '.cache', 'kubeconfig') },
-      crds: { type: 'string', default: path.join(ROOT, 'crds') },
-    },
-  });
+export interface ControlPlaneOptions {
+  kubeconfig?: string;
+  crds?: string;
+}
+
+export async function run(options: ControlPlaneOptions): Promise<number> {
+  const values = { kubeconfig: options.kubeconfig ?? path.join(ROOT, '.cache', 'kubeconfig'), crds: options.crds ?? path.join(ROOT, 'crds') };
   const started = Date.now();
   const plane = await LocalControlPlane.start({ crdDir: values.crds, log: (m) => console.error(`[control-plane] ${m}`) });
   const stopped = new Promise<void>((resolve) => {

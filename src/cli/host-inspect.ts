@@ -3,14 +3,7 @@ import { readPciInventory, UnreadableRootError } from '../host/linux/pci';
 import { planPreservation, type DeviceId } from '../pci/preservation';
 import { parseDeviceId } from '../host/pci/sysfs-values';
 import type { Inventory, PreservationPlan } from '../host/types';
-import { parseOptions, UsageError } from './usage';
-
-const HELP = `usage: liveupdate host inspect [--sysfs-root DIR] [--proc-root DIR] [--match VENDOR:DEVICE ...] [--json]
-
-Lists PCI devices and which of them a live update would preserve (busmaster / busmaster-bridge).
-By default the endpoints bound to vfio-pci with bus master set are preserved; --match selects by id instead.
-Exit status: 0 no errors, 1 errors (listed), 2 bad usage or unreadable root.
-`;
+import { UsageError } from './usage';
 
 /** The JSON contract of `host inspect --json` (issue 4); extra fields after the contract's. */
 export function inspectReport(inventory: Inventory, plan: PreservationPlan) {
@@ -66,23 +59,15 @@ export function formatTable(report: Report): string {
   return `${out.join('\n')}\n`;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseOptions({
-    args: argv,
-    options: {
-      'sysfs-root': { type: 'string', default: '/sys' },
-      'proc-root': { type: 'string', default: '/proc' },
-      match: { type: 'string', multiple: true, default: [] },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const match: DeviceId[] = values.match.map((text) => {
+export interface HostInspectOptions {
+  sysfsRoot: string;
+  procRoot: string;
+  match?: string[];
+  json?: boolean;
+}
+
+export async function run(values: HostInspectOptions): Promise<number> {
+  const match: DeviceId[] = (values.match ?? []).map((text) => {
     const id = parseDeviceId(text);
     if (!id) throw new UsageError(`--match "${text}": expected VENDOR:DEVICE as 4 hex digits each, e.g. 8086:1457`);
     return id;
@@ -90,7 +75,7 @@ export async function run(argv: string[]): Promise<number> {
 
   let inventory: Inventory;
   try {
-    inventory = await readPciInventory({ sysfsRoot: values['sysfs-root'], procRoot: values['proc-root'] });
+    inventory = await readPciInventory({ sysfsRoot: values.sysfsRoot, procRoot: values.procRoot });
   } catch (err) {
     if (!(err instanceof UnreadableRootError)) throw err;
     process.stderr.write(`liveupdate host inspect: ${err.message}\n`);

@@ -4,24 +4,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { runAgent } from '../agent/agent';
 import { createLogger, type Logger } from '../kube/log';
 import { SimFleet, type AgentMode, type InProcessAgent } from '../sim/fleet';
-import { DEFAULT_RELEASE, SIM_APIS } from '../sim/prepare';
 import { apiFlag, splitList, topologyFlag } from './sim-node';
-import { parseOptions, UsageError } from './usage';
-
-const HELP = `usage: liveupdate sim fleet --dir DIR --nodes N [--kubeconfig FILE] [--prefix NAME] [--topologies a.json,b.json,...]
-         [--faults FILE] [--reboot-seconds S] [--api ${SIM_APIS.join('|')}] [--kernels R1,R2] [--release R]
-         [--in-process] [--agent-command JSON]
-
-Creates nodes NAME-01…NAME-N (default sim-node) under DIR (DIR/<node> is each agent's --sim-dir, DIR/<node>/agent-state
-its --state-dir, DIR/<node>/agent.log its stderr), their Node objects, and runs one \`liveupdate agent --host sim\` per
-node, restarted S seconds (default 2) after each simulated kexec. Topologies round robin (default: gpu8, nvme-sriov,
-mixed-switch and one without passthrough devices). --kernels installs DIR/images/vmlinuz-<R> for each release and
-writes DIR/kernels.json (release -> image path and sha256) for plans. New nodes run --release (default ${DEFAULT_RELEASE})
-with the --api LUO model (default mainline). --kubeconfig defaults to $KUBECONFIG. --in-process runs the agents in this
-process instead of one process each (large fleets). --agent-command replaces the agent command: a JSON array, e.g.
-'["node","stand-in.js"]', to which the agent arguments are appended.
-Prints "liveupdate-sim-fleet ready <N>" once every node has been up or down once; stops on SIGINT, SIGTERM or SIGHUP.
-`;
+import { UsageError } from './usage';
 
 function inProcessAgent(kc: KubeConfig, log: Logger): InProcessAgent {
   return (r) => runAgent({ kc, node: r.node, host: r.host, stateDir: r.paths.stateDir, log: log.child({ node: r.node }), signal: r.signal, onReady: r.onReady });
@@ -51,38 +35,30 @@ function agentCommand(value: string): string[] {
   return command;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseOptions({
-    args: argv,
-    options: {
-      kubeconfig: { type: 'string' },
-      dir: { type: 'string' },
-      nodes: { type: 'string' },
-      prefix: { type: 'string' },
-      topologies: { type: 'string' },
-      faults: { type: 'string' },
-      'reboot-seconds': { type: 'string' },
-      api: { type: 'string' },
-      kernels: { type: 'string' },
-      release: { type: 'string' },
-      'in-process': { type: 'boolean' },
-      'agent-command': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (!values.dir) throw new UsageError(`--dir is required\n\n${HELP}`);
+export interface SimFleetOptions {
+  kubeconfig?: string;
+  dir?: string;
+  nodes?: string;
+  prefix?: string;
+  topologies?: string;
+  faults?: string;
+  rebootSeconds?: string;
+  api?: string;
+  kernels?: string;
+  release?: string;
+  inProcess?: boolean;
+  agentCommand?: string;
+}
+
+export async function run(values: SimFleetOptions): Promise<number> {
+  if (!values.dir) throw new UsageError('sim fleet: --dir DIR is required');
   const nodes = positiveInteger('--nodes', values.nodes);
-  const rebootSeconds = seconds('--reboot-seconds', values['reboot-seconds']);
+  const rebootSeconds = seconds('--reboot-seconds', values.rebootSeconds);
   const api = apiFlag(values.api);
   const kubeconfigFile = values.kubeconfig ?? process.env.KUBECONFIG;
   if (!kubeconfigFile) throw new UsageError('--kubeconfig is required (or set KUBECONFIG)');
   if (values.prefix !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.prefix)) throw new UsageError(`--prefix ${JSON.stringify(values.prefix)} is not a DNS label`);
-  if (values['in-process'] && values['agent-command']) throw new UsageError('--in-process and --agent-command exclude each other');
+  if (values.inProcess && values.agentCommand) throw new UsageError('--in-process and --agent-command exclude each other');
   const topologies = values.topologies === undefined ? undefined : await Promise.all(splitList(values.topologies).map((f) => topologyFlag('--topologies', f)));
   if (topologies?.length === 0) throw new UsageError('--topologies names no file');
   const kc = new KubeConfig();
@@ -92,9 +68,9 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--kubeconfig ${kubeconfigFile}: ${(err as Error).message}`);
   }
   const log = createLogger('sim-fleet');
-  const agents: AgentMode = values['in-process']
+  const agents: AgentMode = values.inProcess
     ? { kind: 'in-process', run: inProcessAgent(kc, log) }
-    : { kind: 'process', ...(values['agent-command'] ? { command: agentCommand(values['agent-command']) } : {}) };
+    : { kind: 'process', ...(values.agentCommand ? { command: agentCommand(values.agentCommand) } : {}) };
 
   // Handlers first: a signal while the fleet is being prepared stops it as soon as it has started.
   const signalled = new Promise<NodeJS.Signals>((resolve) => {

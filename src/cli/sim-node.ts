@@ -3,15 +3,8 @@ import path from 'node:path';
 import type { SimLuoApi } from '../host/sim/kernel';
 import { installKernels } from '../sim/kernels';
 import type { NamedTopology } from '../sim/layout';
-import { DEFAULT_RELEASE, loadNamedTopology, parseApi, prepareNode, SIM_APIS } from '../sim/prepare';
-import { parseOptions, UsageError } from './usage';
-
-const HELP = `usage: liveupdate sim node --topology FILE --dir DIR [--release R] [--api ${SIM_APIS.join('|')}] [--kernels R1,R2]
-
-Creates the simulated node in DIR (the agent's --sim-dir; its journal goes to DIR/agent-state) running release R
-(default ${DEFAULT_RELEASE}) with that LUO model (default mainline). --kernels installs DIR/images/vmlinuz-<R> for each
-release and writes DIR/kernels.json (release -> image path and sha256). An existing node is left as it is.
-`;
+import { loadNamedTopology, parseApi, prepareNode } from '../sim/prepare';
+import { UsageError } from './usage';
 
 /** The comma-separated values of a flag, empty ones dropped. */
 export const splitList = (value: string | undefined): string[] => (value ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
@@ -34,25 +27,17 @@ export async function topologyFlag(flag: string, file: string): Promise<NamedTop
   }
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseOptions({
-    args: argv,
-    options: {
-      topology: { type: 'string' },
-      dir: { type: 'string' },
-      release: { type: 'string' },
-      api: { type: 'string' },
-      kernels: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: false,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (!values.topology) throw new UsageError(`--topology is required\n\n${HELP}`);
-  if (!values.dir) throw new UsageError(`--dir is required\n\n${HELP}`);
+export interface SimNodeOptions {
+  topology?: string;
+  dir?: string;
+  release?: string;
+  api?: string;
+  kernels?: string;
+}
+
+export async function run(values: SimNodeOptions): Promise<number> {
+  if (!values.topology) throw new UsageError('sim node: --topology FILE is required');
+  if (!values.dir) throw new UsageError('sim node: --dir DIR is required');
   const api = apiFlag(values.api);
   const { topology, name } = await topologyFlag('--topology', values.topology);
   const dir = path.resolve(values.dir);

@@ -1,14 +1,14 @@
 // liveupdate sim sysfs: write a fake sysfs tree (kernel layout) from a topology file.
 import { loadTopologyFile, TopologyError, type Topology } from '../host/sim/topology';
 import { writeSysfsTree } from '../host/sim/sysfs-tree';
-import { parseOptions, UsageError } from './usage';
+import { UsageError } from './usage';
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseOptions({
-    args: argv,
-    options: { topology: { type: 'string' }, out: { type: 'string' } },
-    allowPositionals: false,
-  });
+export interface SimSysfsOptions {
+  topology?: string;
+  out?: string;
+}
+
+export async function run(values: SimSysfsOptions): Promise<number> {
   if (!values.topology || !values.out) throw new UsageError('usage: liveupdate sim sysfs --topology FILE --out DIR');
   let topology: Topology;
   try {

@@ -1,13 +1,13 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-
 /** Bad command-line usage: the CLI prints the message and exits 2. */
 export class UsageError extends Error {}
 
-/** node:util parseArgs with its errors turned into UsageError (exit code 2). */
-export function parseOptions<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs(config);
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+/** Collects a repeatable option's values (`--match A --match B`). */
+export const repeatable = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/**
+ * A command's code, loaded only when the command runs (the reason the tree is split into definitions and modules);
+ * what its `run` resolves to becomes the exit status.
+ */
+export async function runModule<O>(load: () => { run(options: O): Promise<number> }, options: O): Promise<void> {
+  process.exitCode = await load().run(options);
 }
