@@ -169,6 +169,20 @@ describe('Helm chart', () => {
       await assert.rejects(kubectl(['get', 'deployment', 'lu-liveupdate-operator', '--namespace', 'lu-system'], { kubeconfig }), /NotFound/);
     });
 
+    it('the apiserver also accepts the alternative agent settings (privileged, Localhost seccomp, OnDelete)', async () => {
+      const values = [
+        'agent.privileged=true',
+        'agent.seccompProfile.type=Localhost',
+        'agent.seccompProfile.localhostProfile=profiles/liveupdate-agent.json',
+        'agent.updateStrategy.type=OnDelete',
+        'agent.updateStrategy.rollingUpdate=null',
+        'agent.capabilities={SYS_BOOT,SYS_PTRACE}',
+      ];
+      const rendered = (await template(values)).filter((o) => o.kind === 'DaemonSet');
+      const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], { kubeconfig, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rendered }) });
+      assert.match(out, /daemonset\.apps\/lu-liveupdate-operator-agent created \(server dry run\)/);
+    });
+
     it(`${INSTALL_MANIFEST} is the chart rendered with its defaults and applies with kubectl`, async () => {
       const committed = await readFile(path.resolve(__dirname, '../..', INSTALL_MANIFEST), 'utf8');
       const helmPath = path.join(process.env.LIVEUPDATE_TEST_BIN_DIR ?? '', 'helm');
