@@ -4,7 +4,9 @@
 #   - the default command (`liveupdate --help`): the usage with the operator and agent commands, exit 0;
 #   - `liveupdate operator --help` and `liveupdate agent --help`: their usage (loads each command and its dependencies);
 #   - a probe in the image's Node: runs as 65532:65532, the Kubernetes client loads, the LUO helper executes
-#     (--print-abi) and kexec (kexec-tools) executes.
+#     (--print-abi) and kexec (kexec-tools) executes;
+#   - the shipped gpu8 topology written as a fake sysfs tree (`sim sysfs`) and read back by the Linux host layer
+#     (`host inspect`): the data files and the sysfs reader work in the image, as non-root.
 # Needs root (runc creates namespaces) and: umoci, runc (apt-get install umoci runc) or crun.
 set -euo pipefail
 
@@ -60,6 +62,11 @@ run() {
   return "$code"
 }
 
+# The process.args (JSON) that run SCRIPT in the image's Node.
+node_eval() {
+  "$node24" -e 'console.log(JSON.stringify(["/usr/local/bin/node", "-e", process.argv[1]]))' "$1"
+}
+
 failed() {
   cat "$work/$1.out" >&2
   fail "$2 exited $3"
@@ -96,10 +103,22 @@ probe='
   console.log(`luo-helper abi ok=${typeof abi.ioctl === "object"}`);
   console.log(`kexec=${kexec}`);
 '
-run probe "$("$node24" -e 'console.log(JSON.stringify(["/usr/local/bin/node", "-e", process.argv[1]]))' "$probe")" ||
+run probe "$(node_eval "$probe")" ||
   failed probe 'the probe' $?
 expect probe '^uid=65532 gid=65532 node=v24\.'
 expect probe '^luo-helper abi ok=true$'
 expect probe '^kexec=kexec-tools '
 echo "image/test: ok  runs as 65532:65532 on $(grep -o 'node=v[0-9.]*' "$work/probe.out"); client-node loads; luo-helper and kexec execute" >&2
+# Needs one container for both steps: the tree is written to the container's /tmp.
+sim='
+  const { execFileSync } = require("node:child_process");
+  const cli = (...args) => execFileSync(process.execPath, ["/app/dist/src/cli/main.js", ...args], { encoding: "utf8" });
+  process.stdout.write(cli("sim", "sysfs", "--topology", "/app/src/host/sim/topologies/gpu8.json", "--out", "/tmp/sys"));
+  process.stdout.write(cli("host", "inspect", "--sysfs-root", "/tmp/sys"));
+'
+run sim "$(node_eval "$sim")" ||
+  failed sim 'sim sysfs + host inspect' $?
+expect sim '26 PCI functions \(8 bound to vfio-pci\)'
+expect sim '^0000:18:00\.0 +10de:2330 +030200 +vfio-pci +on +endpoint .* busmaster +0000:17:00\.0'
+echo "image/test: ok  sim sysfs (shipped gpu8 topology) + host inspect: 8 GPUs preserved with their bridges" >&2
 echo "image/test: PASS ($image)"
