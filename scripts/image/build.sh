@@ -33,6 +33,9 @@ revision="$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)"
 created="$(git -C "$root" log -1 --format=%cI 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 mkdir -p "$cache"
+# One build at a time per cache: a second one waits instead of racing on the cache entries and the layout.
+exec 9>"$cache/.lock"
+flock 9
 work="$(mktemp -d "$cache/.work.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
