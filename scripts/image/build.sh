@@ -49,7 +49,7 @@ content_hash() {
 # Replaces the cached entries named "$prefix*" with $src, renamed to $dest (atomic for readers of $dest).
 keep_only() {
   local prefix="$1" src="$2" dest="$3"
-  rm -rf "$cache/$prefix"*
+  rm -rf "${cache:?}/${prefix:?}"*
   mv "$src" "$dest"
 }
 

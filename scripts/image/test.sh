@@ -94,6 +94,7 @@ for command in operator agent; do
   echo "image/test: ok  liveupdate $command --help" >&2
 done
 
+# shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
 probe='
   const { execFileSync } = require("node:child_process");
   require("/app/node_modules/@kubernetes/client-node");
