@@ -3,6 +3,7 @@
 // own dependencies (host inspect never loads the Kubernetes client).
 import { Command, CommanderError } from 'commander';
 import { addComponentCommands } from './components';
+import { addPluginCommands } from './plugin/commands';
 import { UsageError } from './usage';
 
 /** The name the tree runs under: the package's binary, or the kubectl plugin as kubectl dispatches to it. */
@@ -33,6 +34,7 @@ export function buildProgram(name: ProgramName): Command {
         ? 'Kernel live updates (LUO + KHO) across VFIO passthrough hosts: the operator, the node agent, the simulator, and the rollout commands.'
         : 'Drive LiveUpdatePlans: status, nodes, pause, resume, approve, abort, preview.',
     )
+  addPluginCommands(program);
   addComponentCommands(program);
   for (const command of allCommands(program))
     command
