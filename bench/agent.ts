@@ -6,10 +6,10 @@
 // the bulk; a few run as OS processes, whose boot figure includes Node and ts-node start-up.
 // Usage: npm run bench:agent -- [runs]   (default 50; process runs: min(5, runs))
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { runAgent } from '../src/agent/agent';
 import type { AgentExit } from '../src/agent/contract';
 import type { LiveUpdateNode, LiveUpdateNodeStatus } from '../src/api/node';
@@ -24,9 +24,9 @@ import { installKernels, type KernelsIndex } from '../src/sim/kernels';
 import { nodePaths, sharedImageDir, topologyOf, type NamedTopology } from '../src/sim/layout';
 import { defaultTopologyMix, NO_PASSTHROUGH, prepareNode } from '../src/sim/prepare';
 import { AgentProcess } from '../test/support/agent-process';
-import { serviceAccountKubeConfig } from '../test/support/kube';
 import { waitFor } from '../test/support/wait';
-import { percentile } from './stats';
+import { benchIdentity } from './identities';
+import { machineLine, p99Row, publish } from './report';
 
 const TARGET = '6.19.4-lu2';
 const AGENT_ACCOUNT = 'bench-agent';
@@ -54,12 +54,6 @@ interface UpdateFigures {
   kexecObservedMs: number;
   /** The agent's start after the simulated kexec → its first status write. */
   bootMs: number;
-}
-
-function summary(values: readonly number[], unit = 'ms', digits = 0): { text: string; p99: number } {
-  const s = [...values].sort((a, b) => a - b);
-  const f = (v: number) => v.toFixed(digits);
-  return { text: `p50 ${f(percentile(s, 50))} / p99 ${f(percentile(s, 99))} / max ${f(s.at(-1)!)} ${unit} (n=${s.length})`, p99: percentile(s, 99) };
 }
 
 /** Endpoints a VM is doing DMA through (vfio-pci, bus master set): what an operator would ask to preserve. */
@@ -198,21 +192,6 @@ function splitWrites(writes: readonly AuditEvent[]): { oneTime: AuditEvent[]; up
   return { oneTime: writes.filter((_, i) => oneTime.has(i)), update: writes.filter((_, i) => !oneTime.has(i)) };
 }
 
-async function agentIdentity(admin: KubeConfig, dir: string): Promise<{ kc: KubeConfig; file: string; user: string }> {
-  const kc = await serviceAccountKubeConfig(admin, 'default', AGENT_ACCOUNT);
-  // A bench needs an identity of its own in the audit log, not least privilege.
-  await admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
-    body: {
-      metadata: { name: AGENT_ACCOUNT },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-      subjects: [{ kind: 'ServiceAccount', name: AGENT_ACCOUNT, namespace: 'default' }],
-    },
-  });
-  const file = path.join(dir, 'agent.kubeconfig');
-  await writeFile(file, kc.exportConfig());
-  return { kc, file, user: `system:serviceaccount:default:${AGENT_ACCOUNT}` };
-}
-
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 50);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a whole number >= 1, got ${process.argv[2]}`);
@@ -236,7 +215,7 @@ async function main(): Promise<void> {
     const admin = new KubeConfig();
     admin.loadFromString(plane.kubeconfig());
     fleetDir = await mkdtemp(path.join(os.tmpdir(), 'bench-agent-'));
-    const agent = await agentIdentity(admin, fleetDir);
+    const agent = await benchIdentity(admin, fleetDir, AGENT_ACCOUNT);
     const kernels = await installKernels(sharedImageDir(fleetDir), fleetDir, [TARGET]);
     const topologies = (await defaultTopologyMix()).filter((t) => t.name !== NO_PASSTHROUGH.name);
     bench = new AgentBench(admin, agent.kc, agent.file, fleetDir, kernels, topologies);
@@ -259,28 +238,19 @@ async function main(): Promise<void> {
 }
 
 function report(runs: number, processRuns: number, elapsedS: number, inProcess: UpdateFigures[], processes: UpdateFigures[], perNode: { oneTime: AuditEvent[]; update: AuditEvent[] }[]): void {
-  const rows: [string, string, string, string][] = [];
-  const row = (figure: string, goal: number | undefined, values: number[], unit = 'ms', digits = 0) => {
-    const { text, p99 } = summary(values, unit, digits);
-    rows.push([figure, goal === undefined ? '—' : `p99 ≤ ${goal} ${unit}`, text, goal === undefined ? 'info' : p99 <= goal ? 'pass' : 'MISS']);
-  };
-  row('Execute seen → kexec issued (agent timings.kexecMs), in-process', 100, inProcess.map((u) => u.kexecMs));
-  row('Execute seen → kexec issued (agent timings.kexecMs), process', 100, processes.map((u) => u.kexecMs));
-  row('Execute patch returned → kexecIssuedAt seen by a watch (+2 watch hops, 1 status write)', undefined, [...inProcess, ...processes].map((u) => u.kexecObservedMs));
-  row('Boot → first status report, in-process (run start → first status write)', 1000, inProcess.map((u) => u.bootMs));
-  row('Boot → first status report, process (spawn → ready line; node + ts-node start-up)', 1000, processes.map((u) => u.bootMs));
-  row('Agent API writes per successful node update (audit log)', 6, perNode.map((n) => n.update.length), 'writes');
-
+  const rows = [
+    p99Row('Agent: Execute seen → kexec issued (timings.kexecMs), in-process', 100, inProcess.map((u) => u.kexecMs)),
+    p99Row('Agent: Execute seen → kexec issued (timings.kexecMs), process', 100, processes.map((u) => u.kexecMs)),
+    p99Row('Agent: Execute patch returned → kexecIssuedAt seen by a watch (+2 watch hops, 1 status write)', undefined, [...inProcess, ...processes].map((u) => u.kexecObservedMs)),
+    p99Row('Agent: boot → first status report, in-process (run start → first status write)', 1000, inProcess.map((u) => u.bootMs)),
+    p99Row('Agent: boot → first status report, process (spawn → ready line; node + ts-node start-up)', 1000, processes.map((u) => u.bootMs)),
+    p99Row('Agent: API writes per successful node update (audit log)', 6, perNode.map((n) => n.update.length), 'writes'),
+  ];
   const mean = (pick: (e: AuditEvent) => boolean, of: 'oneTime' | 'update') => (perNode.reduce((sum, n) => sum + n[of].filter(pick).length, 0) / perNode.length).toFixed(2);
   const by = (target: string) => (e: AuditEvent) => auditTarget(e) === target;
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...[['figure', 'goal', 'measured', ''], ...rows].map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  const cpus = os.cpus();
   console.log(`agent figures: ${runs} in-process + ${processRuns} process updates, one at a time, in ${elapsedS.toFixed(0)} s`);
-  // Other work on the machine shows in the tails: the load average says how much there was.
-  console.log(`machine: ${cpus.length} × ${cpus[0]?.model ?? '?'}, Node ${process.version}, ${os.platform()} ${os.release()}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
-  console.log(line(['figure', 'goal', 'measured', '']));
-  for (const r of rows) console.log(line(r));
+  console.log(`${machineLine()}\n`);
+  publish(rows);
   console.log(
     `\nwrites per update, mean by what: liveupdatenodes/status ${mean(by('liveupdatenodes/status'), 'update')}, liveupdatenodes ${mean(by('liveupdatenodes'), 'update')}, events ${mean(by('events'), 'update')}` +
       `\nexcluded, once per node (mean): LiveUpdateNode creation ${mean(by('liveupdatenodes'), 'oneTime')}, first inventory report ${mean(by('liveupdatenodes/status'), 'oneTime')}`,

@@ -11,6 +11,7 @@ import { EventRecorder } from '../kube/events';
 import { nodeRecordKind } from '../kube/kinds';
 import { silentLogger, type Logger } from '../kube/log';
 import { Manager } from '../kube/manager';
+import type { ObjectSource } from '../kube/named-views';
 import { isConflict } from '../kube/retry';
 import { writeStatusIfChanged } from '../kube/status-writer';
 import { NodeActions } from './actions';
@@ -35,6 +36,8 @@ export interface AgentOptions {
   /** How often an idle agent re-reads its devices (local reads; an API write only if something changed). */
   inventoryIntervalMs?: number;
   healthProbeBindAddress?: string;
+  /** Where to read this node's LiveUpdateNode; default an informer of its own. In-process fleets share one (NamedViews). */
+  records?: ObjectSource<LiveUpdateNode>;
 }
 
 const AGENT_CONTROLLER = 'liveupdate.dev/agent';
@@ -49,7 +52,7 @@ interface Boot {
 export async function runAgent(options: AgentOptions): Promise<AgentExit> {
   const log = (options.log ?? silentLogger).child({ node: options.node });
   const manager = new Manager({ kc: options.kc, log, healthProbeBindAddress: options.healthProbeBindAddress ?? '0', gracefulShutdownMs: 30_000 });
-  const records = manager.informer({ kind: nodeRecordKind, fieldSelector: `metadata.name=${options.node}` });
+  const records = options.records ?? manager.informer({ kind: nodeRecordKind, fieldSelector: `metadata.name=${options.node}` });
   const agent = new NodeAgent(options, log, (exit) => {
     outcome = exit;
     manager.stop();
@@ -163,8 +166,8 @@ class NodeAgent {
           },
           identity,
         );
-        if (next.phase === 'Prepared') this.event(record, 'Normal', 'Prepared', 'Prepare', `attempt ${next.attempt}: ${next.closure.length} devices and bridges prepared, ${next.target?.release ?? ''} loaded`);
-        else this.event(record, 'Warning', next.lastError?.reason ?? 'PrepareFailed', 'Prepare', next.lastError?.message ?? 'prepare failed');
+        // Prepared is in the status; the event is for what went wrong (Verified below carries the DMA figures).
+        if (next.phase !== 'Prepared') this.event(record, 'Warning', next.lastError?.reason ?? 'PrepareFailed', 'Prepare', next.lastError?.message ?? 'prepare failed');
         return next;
       }
       case 'execute': {

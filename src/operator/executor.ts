@@ -19,6 +19,9 @@ export interface ExecutorDeps {
   now(): Date;
 }
 
+/** The spec of a node no plan claims. */
+const RELEASED = { planRef: null, action: 'None' };
+
 /** What a written object's resourceVersion became: the reconciler waits for its cache to catch up before planning again. */
 export type Written = { kind: 'LiveUpdateNode' | 'Node'; name: string; resourceVersion: string };
 
@@ -54,8 +57,7 @@ export class Executor {
           { metadata: { annotations: { [CORDONED_BY_ANNOTATION]: cordonMark(name, uid) } }, spec: { unschedulable: true } },
           { resourceVersion: node.metadata.resourceVersion },
         );
-        const marked = await this.setMark(action.node, { ...this.currentMark(action.node, uid), phase: 'Cordoned', since: this.deps.now().toISOString(), cordoned: true });
-        return [{ kind: 'Node', name: action.node, resourceVersion: patched.metadata?.resourceVersion ?? '' }, marked];
+        return [{ kind: 'Node', name: action.node, resourceVersion: patched.metadata?.resourceVersion ?? '' }];
       }
       case 'request': {
         const written = await this.deps.records.patch(action.node, {
@@ -65,7 +67,7 @@ export class Executor {
         return [this.written('LiveUpdateNode', written)];
       }
       case 'mark':
-        return [await this.setMark(action.node, action.mark)];
+        return [await this.setMark(action.node, action.mark, action.release)];
       case 'uncordon': {
         const node = this.requireNode(action.node);
         const out: Written[] = [];
@@ -79,27 +81,21 @@ export class Executor {
           );
           out.push({ kind: 'Node', name: action.node, resourceVersion: patched.metadata?.resourceVersion ?? '' });
         }
-        out.push(await this.setMark(action.node, action.then));
+        out.push(await this.setMark(action.node, action.then, action.release));
         return out;
       }
       case 'release': {
-        const written = await this.deps.records.patch(action.node, { spec: { planRef: null, action: 'None' } });
+        const written = await this.deps.records.patch(action.node, { spec: RELEASED });
         return [this.written('LiveUpdateNode', written)];
       }
     }
   }
 
-  private async setMark(node: string, mark: RolloutMark): Promise<Written> {
-    const written = await this.deps.records.patch(node, { metadata: { annotations: { [ROLLOUT_ANNOTATION]: writeMark(this.carry(node, mark)) } } });
+  /** The mark, and with `release` the claim dropped in the same patch (one write where the mark ends the node's run). */
+  private async setMark(node: string, mark: RolloutMark, release?: true): Promise<Written> {
+    const annotations = { [ROLLOUT_ANNOTATION]: writeMark(this.carry(node, mark)) };
+    const written = await this.deps.records.patch(node, release ? { metadata: { annotations }, spec: RELEASED } : { metadata: { annotations } });
     return this.written('LiveUpdateNode', written);
-  }
-
-  /** The mark the planner saw for this plan (what a cordon builds on). */
-  private currentMark(node: string, planUid: string): RolloutMark {
-    const record = this.deps.record(node);
-    const mark = record ? readMark(record) : undefined;
-    if (!mark || mark.planUid !== planUid) throw new Error(`${node}: no rollout mark of plan ${planUid} to build on`);
-    return mark;
   }
 
   /** Keeps what an earlier phase recorded and a later one must not lose (that we cordoned the node). */

@@ -8,6 +8,7 @@ export class RolloutMetrics {
   private readonly nodeUpdate: Histogram<'plan'>;
   private readonly handoff: Histogram<'plan'>;
   private readonly failures: Counter<'reason'>;
+  private readonly planPass: Histogram<'plan'>;
   /** When each plan's last node succeeded, for the handoff to the next Prepare (in memory: a metric, not state). */
   private readonly lastSucceededAt = new Map<string, number>();
 
@@ -27,6 +28,13 @@ export class RolloutMetrics {
       help: 'From a node succeeding to the next node\'s Prepare being written.',
       labelNames: ['plan'],
       buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.planPass = new Histogram({
+      name: 'liveupdate_plan_pass_seconds',
+      help: 'One planning pass of a plan: node views from the caches and the pure planner (no API calls).',
+      labelNames: ['plan'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
     this.failures = new Counter({ name: 'liveupdate_failures_total', help: 'Nodes that failed or were cancelled because of a failure, by reason.', labelNames: ['reason'], registers });
@@ -52,12 +60,17 @@ export class RolloutMetrics {
     this.lastSucceededAt.delete(plan);
   }
 
+  planned(plan: string, seconds: number): void {
+    this.planPass.observe({ plan }, seconds);
+  }
+
   failed(reason: string): void {
     this.failures.inc({ reason });
   }
 
   forget(plan: string): void {
     for (const p of PlanPhase.options) this.planPhase.remove({ plan, phase: p });
+    this.planPass.remove({ plan });
     this.lastSucceededAt.delete(plan);
   }
 }

@@ -18,8 +18,8 @@ export const PLAN_FINALIZER = 'liveupdate.dev/rollout';
  * Verifying are shown from the agent's report while the stored phase is Preparing / Executing.
  */
 export type StoredPhase =
-  | 'Claimed' //       spec.planRef written; next: cordon
-  | 'Cordoned' //      ours or already unschedulable; next: Prepare
+  | 'Claimed' //       spec.planRef written; cordon and Prepare follow in the same pass
+  | 'Cordoned' //      written by earlier versions between claim and Prepare (now one pass); next: Prepare
   | 'Preparing' //     Prepare requested; waiting for the agent's Prepared
   | 'Executing' //     Execute requested (after Prepared for this attempt); the point of no return is the agent's
   | 'Finishing' //     Finish requested after Verified
@@ -75,14 +75,18 @@ export interface NodeRecordView {
 export type NodeAction =
   /** Take the node: spec.planRef + attempt, action None, preserve = the matching BDFs, mark Claimed (resourceVersion precondition). */
   | { kind: 'claim'; node: string; attempt: number; preserve: string[] }
-  /** Mark the Node cordoned-by this plan and set unschedulable, in one resourceVersion-guarded patch; then mark Cordoned. */
+  /**
+   * Mark the Node cordoned-by this plan and set unschedulable, in one resourceVersion-guarded patch. Always followed in
+   * the same pass by the Prepare request, whose mark records `cordoned` (a lost request leaves the mark Claimed on a
+   * Node carrying our cordon mark, which the next pass reads as ours).
+   */
   | { kind: 'cordon'; node: string }
   /** Write spec.action (with target / preserve / compatibleFrom for Prepare) and the new mark in one patch. */
   | { kind: 'request'; node: string; action: 'Prepare' | 'Execute' | 'Finish' | 'Cancel'; mark: RolloutMark }
-  /** Update only the mark (e.g. Failed after the point of no return, Succeeded after soak). */
-  | { kind: 'mark'; node: string; mark: RolloutMark }
-  /** Clear our cordon mark and unschedulable (only if the Node carries our mark), then mark `then`. */
-  | { kind: 'uncordon'; node: string; then: RolloutMark }
+  /** Update only the mark (e.g. Failed after the point of no return); `release` also drops the claim in the same patch. */
+  | { kind: 'mark'; node: string; mark: RolloutMark; release?: true }
+  /** Clear our cordon mark and unschedulable (only if the Node carries our mark), then mark `then` (and release). */
+  | { kind: 'uncordon'; node: string; then: RolloutMark; release?: true }
   /** Drop spec.planRef and the action (the mark stays as the record of what happened). */
   | { kind: 'release'; node: string };
 

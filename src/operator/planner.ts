@@ -4,9 +4,9 @@ import type { PlanPhase } from '../api/plan';
 import { TERMINAL, type NodeAction, type PlanEvent, type PlannerInput, type PlannerOutput } from './model';
 import { resolveBudgets } from './planner/counts';
 import { classify, type Candidate, type Fleet } from './planner/fleet';
-import { advanceNode, type StopReason } from './planner/node-flow';
+import { advanceNode, claimedToPreparing, type StopReason } from './planner/node-flow';
 import { orderNodes } from './planner/order';
-import { chooseStarts, startBlockers, waitingReasons } from './planner/starts';
+import { chooseStarts, startBlockers, succeededIn, waitingReasons } from './planner/starts';
 import { buildStatus, planEvents, type Decision } from './planner/status';
 import { stepState, type StepState } from './planner/steps';
 import { windowState, type WindowState } from './windows';
@@ -58,11 +58,12 @@ export function planRollout(input: PlannerInput): PlannerOutput {
     for (const node of input.nodes)
       if (node.record?.claim?.planUid === planUid && node.record.mark?.planUid !== planUid) actions.push({ kind: 'release', node: node.name });
 
-    if (blockers.length === 0) starts = chooseStarts(order, fleet, budgets, steps);
+    if (blockers.length === 0) starts = chooseStarts(order, fleet, budgets, steps, succeededIn(actions, fleet, planUid));
     for (const { node, preserve } of starts) {
       const record = node.record!;
       const attempt = Math.max(record.attempt, record.mark?.attempt ?? 0) + 1;
-      actions.push({ kind: 'claim', node: node.name, attempt, preserve });
+      // Claim, cordon and Prepare in one pass: the handoff from a freed slot to the next Prepare is three writes.
+      actions.push({ kind: 'claim', node: node.name, attempt, preserve }, ...claimedToPreparing(node, planUid, attempt, now.toISOString()));
       events.push({ type: 'Normal', reason: 'NodeStarted', action: 'Claim', note: `node ${node.name}: attempt ${attempt}, preserving ${preserve.length ? preserve.join(', ') : 'no devices'}`, node: node.name });
     }
   }

@@ -75,8 +75,10 @@ export class PlanReconciler {
     if (problems.length > 0) return this.invalid(plan, problems);
 
     const now = this.now();
+    const passStart = performance.now();
     const views = this.deps.nodes.list().map((node) => nodeView(node, this.deps.records.get(node.metadata.name ?? '')));
     const out = planRollout({ plan, nodes: views, now, deleting });
+    this.deps.metrics.planned(name, (performance.now() - passStart) / 1000);
     try {
       for (const action of out.actions) {
         const writes = await this.deps.executor.apply(plan, action);
@@ -123,8 +125,10 @@ export class PlanReconciler {
     const { type, reason, action, note } = event;
     const regarding = { apiVersion: plan.apiVersion, kind: plan.kind, name: plan.metadata.name ?? '', uid: plan.metadata.uid };
     if (event.node) {
+      // A node's milestones go on the Node (`kubectl describe node`), its warnings on the plan too: per-node Normal
+      // events on the plan would be thousands of API writes for a large fleet and bury its own events.
       const related = { apiVersion: 'v1', kind: 'Node', name: event.node };
-      this.deps.events.event(regarding, { type, reason, action, note, related });
+      if (type === 'Warning') this.deps.events.event(regarding, { type, reason, action, note, related });
       this.deps.events.event(related, { type, reason, action, note: `${plan.metadata.name ?? ''}: ${note}`, related: regarding });
     } else this.deps.events.event(regarding, { type, reason, action, note });
   }

@@ -97,7 +97,10 @@ describe('operator (process) with agents on a simulated fleet', () => {
     }
     const ready = done.conditions?.find((c) => c.type === 'Ready');
     assert.equal(ready?.status, 'True');
-    assert.ok((await planEvents(body.metadata.name)).includes('NodeSucceeded'));
+    // Events are written after the status, best effort: wait for them. Node milestones go on the Node only.
+    await waitFor('the plan\'s Completed event', async () => (await planEvents(body.metadata.name)).includes('Completed'), 10_000);
+    await waitFor('NodeSucceeded on the Node', async () => (await planEvents(f.nodes[0]!)).includes('NodeSucceeded'), 10_000);
+    assert.ok(!(await planEvents(body.metadata.name)).includes('NodeSucceeded'));
   });
 
   it('a spec the apiserver accepts but that cannot run: Ready=False InvalidSpec naming the field, nothing starts', async () => {

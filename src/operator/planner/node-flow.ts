@@ -48,6 +48,17 @@ function agentSilent(node: NodeView, mark: RolloutMark, planUid: string): boolea
   return fresh && (status.observedPlanUID !== planUid || status.observedAttempt !== mark.attempt);
 }
 
+/**
+ * A claimed node's way to Preparing within the pass that claimed it: cordon it unless it is unschedulable already
+ * (someone else's cordon, or ours from a pass whose Prepare write was lost: cordonedBy tells), then ask for Prepare
+ * with a mark that records whether the cordon is ours. Two writes, no pass in between.
+ */
+export function claimedToPreparing(node: NodeView, planUid: string, attempt: number, at: string): NodeAction[] {
+  const cordoned = node.unschedulable ? node.cordonedBy === planUid : true;
+  const mark: RolloutMark = { planUid, attempt, phase: 'Preparing', since: at, cordoned };
+  return [...(node.unschedulable ? [] : [{ kind: 'cordon' as const, node: node.name }]), { kind: 'request', node: node.name, action: 'Prepare', mark }];
+}
+
 export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext): FlowStep {
   const { planUid, spec, now } = ctx;
   const name = node.name;
@@ -79,12 +90,18 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
     event('Warning', 'NodeFailed', 'Fail', `node ${name} failed (${reason}): ${message}; it stays cordoned for a human`);
     return step;
   };
-  /** Uncordon if we cordoned, then the terminal Cancelled mark, then give the node back. */
+  /** Uncordon if we cordoned, then the terminal mark and the node given back in one write. */
+  const end = (then: RolloutMark) => step.actions.push(mark.cordoned === true ? { kind: 'uncordon', node: name, then, release: true } : { kind: 'mark', node: name, mark: then, release: true });
   const endCancelled = (reason: string, message: string, failure: boolean) => {
-    const then = next('Cancelled', { reason, message, failure });
-    step.actions.push(mark.cordoned === true ? { kind: 'uncordon', node: name, then } : { kind: 'mark', node: name, mark: then });
-    step.actions.push({ kind: 'release', node: name });
+    end(next('Cancelled', { reason, message, failure }));
     event(failure ? 'Warning' : 'Normal', 'NodeCancelled', 'Cancel', `node ${name} cancelled before the point of no return (${reason}): ${message}`);
+    return step;
+  };
+  /** Succeeded and released in one write (after uncordoning, when `uncordon`: no soak, or it came before). */
+  const succeed = (uncordon: boolean) => {
+    const then = next('Succeeded');
+    step.actions.push(uncordon && mark.cordoned === true ? { kind: 'uncordon', node: name, then, release: true } : { kind: 'mark', node: name, mark: then, release: true });
+    event('Normal', 'NodeSucceeded', 'Succeed', `node ${name} runs ${spec.target.kernel.release} (attempt ${mark.attempt})`);
     return step;
   };
   const agentError = (status: LiveUpdateNodeStatus, fallback: string) => ({
@@ -109,17 +126,11 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
   switch (mark.phase) {
     case 'Claimed':
       if (stop) {
-        step.actions.push({ kind: 'mark', node: name, mark: next('Cancelled', { reason: stop, message: STOP_MESSAGES[stop], failure: false }) });
-        step.actions.push({ kind: 'release', node: name });
+        step.actions.push({ kind: 'mark', node: name, mark: next('Cancelled', { reason: stop, message: STOP_MESSAGES[stop], failure: false }), release: true });
         event('Normal', 'NodeCancelled', 'Cancel', `node ${name} released before any request: ${STOP_MESSAGES[stop]}`);
         return step;
       }
-      // Someone else's cordon (or our own from a pass whose mark write was lost) is not ours to make.
-      if (node.unschedulable) {
-        step.actions.push({ kind: 'mark', node: name, mark: next('Cordoned', { cordoned: node.cordonedBy === planUid }) });
-        return step;
-      }
-      step.actions.push({ kind: 'cordon', node: name });
+      step.actions.push(...claimedToPreparing(node, planUid, mark.attempt, at));
       return step;
 
     case 'Cordoned':
@@ -128,9 +139,8 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
 
     case 'Preparing': {
       if (report?.phase === 'Prepared') {
-        event('Normal', 'NodePrepared', stop ? 'Cancel' : 'Execute', `node ${name} prepared attempt ${mark.attempt}`);
         if (stop) return cancel(stop, STOP_MESSAGES[stop], false);
-        event('Normal', 'KexecRequested', 'Execute', `node ${name}: Execute requested for attempt ${mark.attempt} (kexec into ${spec.target.kernel.release})`);
+        event('Normal', 'KexecRequested', 'Execute', `node ${name} prepared attempt ${mark.attempt}: Execute requested (kexec into ${spec.target.kernel.release})`);
         return request('Execute', next('Executing'));
       }
       if (report?.phase === 'Failed' || report?.phase === 'Cancelled') {
@@ -163,6 +173,7 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
 
     case 'Finishing': {
       if (report?.phase === 'Finished' && node.ready) {
+        if (durationMs(spec.strategy.nodeSoak) === 0) return succeed(true);
         const then = next('Soaking');
         step.actions.push(mark.cordoned === true ? { kind: 'uncordon', node: name, then } : { kind: 'mark', node: name, mark: then });
         return step;
@@ -183,10 +194,7 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
       // Deletion or abort need no soak: the node is updated and uncordoned; only counting it done waits.
       const deadline = since + durationMs(spec.strategy.nodeSoak);
       if (now.getTime() < deadline && !stop) return waitUntil(deadline);
-      step.actions.push({ kind: 'mark', node: name, mark: next('Succeeded') });
-      step.actions.push({ kind: 'release', node: name });
-      event('Normal', 'NodeSucceeded', 'Succeed', `node ${name} runs ${spec.target.kernel.release} (attempt ${mark.attempt})`);
-      return step;
+      return succeed(false);
     }
 
     case 'Cancelling': {

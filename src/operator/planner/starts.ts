@@ -1,23 +1,45 @@
 // Which pending nodes start in this pass, and why none may.
-import type { PlannerInput } from '../model';
+import type { NodeAction, PlannerInput } from '../model';
 import type { WindowState } from '../windows';
 import type { Budgets } from './counts';
 import type { Candidate, Fleet } from './fleet';
 import type { StepState } from './steps';
 
+/** Nodes this pass marks Succeeded, and which of them it uncordons: their slots are free for starts in the same pass. */
+export interface Succeeding {
+  nodes: Set<string>;
+  uncordoned: Set<string>;
+}
+
+export function succeededIn(actions: readonly NodeAction[], fleet: Fleet, planUid: string): Succeeding {
+  const out: Succeeding = { nodes: new Set(), uncordoned: new Set() };
+  // The executor lifts only our own cordon: a node someone else also cordoned stays unavailable.
+  const ours = new Set(fleet.nodes.filter((n) => n.cordonedBy === planUid).map((n) => n.name));
+  for (const a of actions) {
+    if (a.kind === 'mark' && a.mark.phase === 'Succeeded') out.nodes.add(a.node);
+    if (a.kind === 'uncordon' && a.then.phase === 'Succeeded') {
+      out.nodes.add(a.node);
+      if (ours.has(a.node)) out.uncordoned.add(a.node);
+    }
+  }
+  return out;
+}
+
 /**
  * Walks the order and claims nodes while maxInFlight, the current step's target and maxUnavailable allow. A node
  * already unschedulable costs no unavailability; a NotReady node waits (its update ends only once it is Ready).
+ * Nodes succeeding in this very pass free their slot now (not a failing one: its failure may halt the plan).
  */
-export function chooseStarts(order: string[], fleet: Fleet, budgets: Budgets, steps: StepState): Candidate[] {
+export function chooseStarts(order: string[], fleet: Fleet, budgets: Budgets, steps: StepState, succeeding: Succeeding): Candidate[] {
   const pending = new Map(fleet.pending.map((c) => [c.node.name, c]));
-  let inFlight = fleet.counts.inFlight;
+  let inFlight = fleet.counts.inFlight - succeeding.nodes.size;
+  const succeeded = fleet.counts.succeeded + succeeding.nodes.size;
   // A node claimed but not yet cordoned is about to be unavailable: count it now, or two passes would spend one slot twice.
   const claimed = new Set(fleet.started.filter((s) => s.mark.phase === 'Claimed').map((s) => s.node.name));
-  let unavailable = fleet.nodes.filter((n) => !n.ready || n.unschedulable || claimed.has(n.name)).length;
+  let unavailable = fleet.nodes.filter((n) => !n.ready || (n.unschedulable && !succeeding.uncordoned.has(n.name)) || claimed.has(n.name)).length;
   const starts: Candidate[] = [];
   for (const name of order) {
-    if (inFlight >= budgets.maxInFlight || fleet.counts.succeeded + inFlight >= steps.startLimit) break;
+    if (inFlight >= budgets.maxInFlight || succeeded + inFlight >= steps.startLimit) break;
     const candidate = pending.get(name);
     // A claim of ours without our mark is a leftover being released this pass.
     if (!candidate || !candidate.node.ready || candidate.node.record?.claim) continue;

@@ -58,6 +58,10 @@ class World {
     for (const a of actions) {
       const { view } = this.nodes.get(a.node)!;
       const record = view.record!;
+      const release = () => {
+        delete record.claim;
+        record.action = 'None';
+      };
       const carry = (mark: RolloutMark): RolloutMark => (record.mark?.planUid === mark.planUid && record.mark.cordoned && mark.cordoned === undefined ? { ...mark, cordoned: true } : mark);
       switch (a.kind) {
         case 'claim':
@@ -70,7 +74,6 @@ class World {
         case 'cordon':
           view.cordonedBy = PLAN_UID;
           view.unschedulable = true;
-          record.mark = { ...record.mark!, phase: 'Cordoned', since: at, cordoned: true };
           break;
         case 'request':
           record.action = a.action;
@@ -78,6 +81,7 @@ class World {
           break;
         case 'mark':
           record.mark = carry(a.mark);
+          if (a.release) release();
           break;
         case 'uncordon':
           if (view.cordonedBy === PLAN_UID) {
@@ -85,10 +89,10 @@ class World {
             delete view.cordonedBy;
           }
           record.mark = carry(a.then);
+          if (a.release) release();
           break;
         case 'release':
-          delete record.claim;
-          record.action = 'None';
+          release();
           break;
       }
     }

@@ -24,31 +24,34 @@ function ours(name: string, phase: StoredPhase, o: { since?: number; cordoned?: 
   return { ...node, ...o.node };
 }
 
-const kinds = (out: PlannerOutput) => out.actions.map((a) => (a.kind === 'request' ? `request:${a.action}` : a.kind === 'uncordon' ? `uncordon>${a.then.phase}` : a.kind === 'mark' ? `mark:${a.mark.phase}` : a.kind));
+const released = (a: { release?: true }) => (a.release ? '+release' : '');
+const kinds = (out: PlannerOutput) =>
+  out.actions.map((a) => (a.kind === 'request' ? `request:${a.action}` : a.kind === 'uncordon' ? `uncordon>${a.then.phase}${released(a)}` : a.kind === 'mark' ? `mark:${a.mark.phase}${released(a)}` : a.kind));
 const reasons = (out: PlannerOutput) => out.events.map((e) => e.reason);
 
 describe('per-node flow', () => {
   const cases: { what: string; node: NodeView; spec?: Record<string, unknown>; expect: string[]; events?: string[] }[] = [
-    { what: 'Claimed and schedulable → cordon', node: ours('n1', 'Claimed', { cordoned: undefined, mark: { cordoned: undefined } }), expect: ['cordon'] },
-    { what: 'Claimed and already unschedulable → Cordoned, not ours', node: { ...ours('n1', 'Claimed', { mark: { cordoned: undefined } }), unschedulable: true, cordonedBy: 'someone' }, expect: ['mark:Cordoned'] },
+    { what: 'Claimed and schedulable → cordon and Prepare in one pass', node: ours('n1', 'Claimed', { cordoned: undefined, mark: { cordoned: undefined } }), expect: ['cordon', 'request:Prepare'] },
+    { what: 'Claimed and already unschedulable → Prepare, the cordon not ours', node: { ...ours('n1', 'Claimed', { mark: { cordoned: undefined } }), unschedulable: true, cordonedBy: 'someone' }, expect: ['request:Prepare'] },
     { what: 'Cordoned → Prepare', node: ours('n1', 'Cordoned'), expect: ['request:Prepare'] },
     { what: 'Prepared for our attempt → Execute', node: ours('n1', 'Preparing', { report: { phase: 'Prepared' } }), expect: ['request:Execute'], events: ['NodePrepared', 'KexecRequested'] },
     { what: 'Prepared for another attempt → wait', node: ours('n1', 'Preparing', { report: { phase: 'Prepared', observedAttempt: 7 } }), expect: [] },
     { what: 'Prepared reported from an earlier boot → wait', node: ours('n1', 'Preparing', { report: { phase: 'Prepared' }, node: { bootID: 'boot-9' } }), expect: [] },
     { what: 'agent Failed before kexec → Cancel', node: ours('n1', 'Preparing', { report: { phase: 'Failed', lastError: { reason: 'PrepareFailed', message: 'x' } } }), expect: ['request:Cancel'] },
     { what: 'prepare timeout → Cancel', node: ours('n1', 'Preparing', { since: 11 * MIN }), expect: ['request:Cancel'] },
-    { what: 'Cancelled by the agent → uncordon, Cancelled, release', node: ours('n1', 'Cancelling', { report: { phase: 'Cancelled' } }), expect: ['uncordon>Cancelled', 'release'], events: ['NodeCancelled'] },
-    { what: 'Cancelling a node that never prepared → done', node: ours('n1', 'Cancelling', { cordoned: false }), expect: ['mark:Cancelled', 'release'] },
+    { what: 'Cancelled by the agent → uncordon, Cancelled, release', node: ours('n1', 'Cancelling', { report: { phase: 'Cancelled' } }), expect: ['uncordon>Cancelled+release'], events: ['NodeCancelled'] },
+    { what: 'Cancelling a node that never prepared → done', node: ours('n1', 'Cancelling', { cordoned: false }), expect: ['mark:Cancelled+release'] },
     { what: 'Verified → Finish', node: ours('n1', 'Executing', { report: { phase: 'Verified', kexecIssuedAt: ago(MIN) } }), expect: ['request:Finish'] },
     { what: 'Failed after kexec → Failed, no release, no uncordon', node: ours('n1', 'Executing', { report: { phase: 'Failed', kexecIssuedAt: ago(MIN), lastError: { reason: 'DMALost', message: 'bus master clear' } } }), expect: ['mark:Failed'], events: ['NodeFailed'] },
     { what: 'refused before kexec → Cancel', node: ours('n1', 'Executing', { report: { phase: 'Failed', lastError: { reason: 'KexecRefused', message: 'x' } } }), expect: ['request:Cancel'] },
     { what: 'no return within nodeReturn → Failed(NodeLost)', node: ours('n1', 'Executing', { since: 16 * MIN }), expect: ['mark:Failed'] },
     { what: 'kexec issued while we stored Preparing → Executing, never Cancel', node: ours('n1', 'Preparing', { since: 60 * MIN, report: { phase: 'Executing', kexecIssuedAt: ago(MIN) } }), expect: ['mark:Executing'] },
-    { what: 'Finished and Ready → uncordon, soak', node: ours('n1', 'Finishing', { report: { phase: 'Finished' } }), expect: ['uncordon>Soaking'] },
+    { what: 'Finished and Ready, no soak → uncordon, Succeeded and release in one pass', node: ours('n1', 'Finishing', { report: { phase: 'Finished' } }), expect: ['uncordon>Succeeded+release'], events: ['NodeSucceeded'] },
+    { what: 'Finished and Ready → uncordon, soak', node: ours('n1', 'Finishing', { report: { phase: 'Finished' } }), spec: { strategy: { nodeSoak: '2m' } }, expect: ['uncordon>Soaking'] },
     { what: 'Finished but NotReady → wait', node: ours('n1', 'Finishing', { report: { phase: 'Finished' }, node: { ready: false } }), expect: [] },
-    { what: 'Finished on a node we did not cordon → Soaking without uncordon', node: ours('n1', 'Finishing', { cordoned: false, report: { phase: 'Finished' } }), expect: ['mark:Soaking'] },
+    { what: 'Finished on a node we did not cordon → Soaking without uncordon', node: ours('n1', 'Finishing', { cordoned: false, report: { phase: 'Finished' } }), spec: { strategy: { nodeSoak: '2m' } }, expect: ['mark:Soaking'] },
     { what: 'no Finished within finish → Failed(FinishTimeout)', node: ours('n1', 'Finishing', { since: 6 * MIN }), expect: ['mark:Failed'] },
-    { what: 'soak over → Succeeded, release', node: ours('n1', 'Soaking', { since: 3 * MIN, cordoned: false }), spec: { strategy: { nodeSoak: '2m' } }, expect: ['mark:Succeeded', 'release'], events: ['NodeSucceeded'] },
+    { what: 'soak over → Succeeded, release', node: ours('n1', 'Soaking', { since: 3 * MIN, cordoned: false }), spec: { strategy: { nodeSoak: '2m' } }, expect: ['mark:Succeeded+release'], events: ['NodeSucceeded'] },
     { what: 'soaking → wait', node: ours('n1', 'Soaking', { since: MIN, cordoned: false }), spec: { strategy: { nodeSoak: '2m' } }, expect: [] },
   ];
   for (const c of cases)
@@ -66,10 +69,22 @@ describe('per-node flow', () => {
     assert.equal(lost.status.failedNodes?.length, 0, 'the status reports what the input holds');
   });
 
-  it('a new claim takes the next attempt and the matched devices', () => {
+  it('a new claim takes the next attempt and the matched devices, and cordons and asks for Prepare in the same pass', () => {
     const out = pass(plan(), [makeNode('n1', { record: { attempt: 4 } })]);
-    assert.deepEqual(out.actions, [{ kind: 'claim', node: 'n1', attempt: 5, preserve: ['0000:05:00.0'] }]);
+    assert.deepEqual(out.actions, [
+      { kind: 'claim', node: 'n1', attempt: 5, preserve: ['0000:05:00.0'] },
+      { kind: 'cordon', node: 'n1' },
+      { kind: 'request', node: 'n1', action: 'Prepare', mark: { planUid: PLAN_UID, attempt: 5, phase: 'Preparing', since: NOW.toISOString(), cordoned: true } },
+    ]);
     assert.deepEqual(reasons(out), ['NodeStarted']);
+  });
+  it('a node succeeding in this pass frees its slot and its unavailability for a start in the same pass', () => {
+    const p = plan({ strategy: { maxInFlight: 1, maxUnavailable: 1 } });
+    const out = pass(p, [ours('a', 'Finishing', { report: { phase: 'Finished' } }), makeNode('b')]);
+    assert.deepEqual(kinds(out), ['uncordon>Succeeded+release', 'claim', 'cordon', 'request:Prepare']);
+    // A failing node frees nothing in its pass: the failure may halt the plan.
+    const failing = pass(plan({ strategy: { maxInFlight: 1, maxUnavailable: 1 }, failurePolicy: { onFailure: 'Continue' } }), [ours('a', 'Finishing', { report: { phase: 'Failed' } }), makeNode('b')]);
+    assert.deepEqual(kinds(failing), ['mark:Failed']);
   });
 });
 
@@ -153,7 +168,7 @@ describe('windows, pause, abort, deletion', () => {
   it('abort cancels before the point of no return and lets the rest finish', () => {
     const p = plan({ abort: true });
     const out = pass(p, [ours('a', 'Claimed', { cordoned: undefined, mark: { cordoned: undefined } }), ours('b', 'Preparing'), ours('c', 'Executing', { report: { phase: 'Verified', kexecIssuedAt: ago(MIN) } }), makeNode('d')]);
-    assert.deepEqual(kinds(out), ['mark:Cancelled', 'release', 'request:Cancel', 'request:Finish']);
+    assert.deepEqual(kinds(out), ['mark:Cancelled+release', 'request:Cancel', 'request:Finish']);
     assert.equal(out.status.phase, 'Aborting');
     const cancelled = out.actions.find((a) => a.kind === 'request' && a.action === 'Cancel');
     assert.equal(cancelled?.kind === 'request' && cancelled.mark.failure, false);
