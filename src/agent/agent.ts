@@ -166,7 +166,7 @@ class NodeAgent {
           },
           identity,
         );
-        // Prepared is in the status; the event is for what went wrong (Verified below carries the DMA figures).
+        // Prepared is in the status: the event is for what went wrong.
         if (next.phase !== 'Prepared') this.event(record, 'Warning', next.lastError?.reason ?? 'PrepareFailed', 'Prepare', next.lastError?.message ?? 'prepare failed');
         return next;
       }
@@ -182,10 +182,8 @@ class NodeAgent {
       }
       case 'verify': {
         const next = await this.actions.verify(journal!, identity, this.startedAt, dma);
-        if (next.phase === 'Verified') {
-          const kept = next.verification?.filter((v) => v.busMasterAfter).length ?? 0;
-          this.event(record, 'Normal', 'Verified', 'Verify', `${next.before.kernelRelease} → ${identity.kernelRelease}: ${kept}/${next.closure.length} devices and bridges kept bus master, blackout ${Math.round(next.timings.blackoutMs ?? 0)} ms`);
-        } else this.event(record, 'Warning', next.lastError?.reason ?? 'VerificationFailed', 'Verify', next.lastError?.message ?? 'verification failed');
+        // Verified is in the status (and the operator's NodeSucceeded event on the Node): the event is for failures.
+        if (next.phase !== 'Verified') this.event(record, 'Warning', next.lastError?.reason ?? 'VerificationFailed', 'Verify', next.lastError?.message ?? 'verification failed');
         return next;
       }
       case 'finish': {

@@ -64,7 +64,6 @@ export function planRollout(input: PlannerInput): PlannerOutput {
       const attempt = Math.max(record.attempt, record.mark?.attempt ?? 0) + 1;
       // Claim, cordon and Prepare in one pass: the handoff from a freed slot to the next Prepare is three writes.
       actions.push({ kind: 'claim', node: node.name, attempt, preserve }, ...claimedToPreparing(node, planUid, attempt, now.toISOString()));
-      events.push({ type: 'Normal', reason: 'NodeStarted', action: 'Claim', note: `node ${node.name}: attempt ${attempt}, preserving ${preserve.length ? preserve.join(', ') : 'no devices'}`, node: node.name });
     }
   }
 

@@ -3,13 +3,13 @@
 // is which writes the caches have not shown yet (expectations) and metric timers.
 import type { CoreNode } from '../api/core-node';
 import type { LiveUpdateNode } from '../api/node';
-import type { LiveUpdatePlan } from '../api/plan';
+import type { LiveUpdatePlan, LiveUpdatePlanStatus } from '../api/plan';
 import type { ClusterResource } from '../kube/cluster-resource';
 import { setCondition } from '../kube/conditions';
 import type { ReconcileContext, ReconcileResult } from '../kube/controller';
 import type { EventRecorder } from '../kube/events';
 import type { Informer } from '../kube/informer';
-import { writeStatusIfChanged } from '../kube/status-writer';
+import { semanticEqual, writeStatusIfChanged } from '../kube/status-writer';
 import { Executor, type Written } from './executor';
 import { Expectations } from './expectations';
 import type { RolloutMetrics } from './metrics';
@@ -31,9 +31,19 @@ export interface ReconcilerDeps {
 
 /** How soon to look again while the caches catch up with our own writes. */
 const CACHE_WAIT_MS = 100;
+/** Dashboards see progress at most this late; phase, pause, failure and list changes are written at once. */
+const PROGRESS_WRITE_INTERVAL_MS = 1000;
+
+/** The status without what moves on every node transition. */
+function withoutProgress(status: LiveUpdatePlanStatus | undefined): unknown {
+  if (!status) return status;
+  return { ...status, summary: undefined, progress: undefined, currentNodes: undefined, conditions: status.conditions?.map((c) => ({ ...c, message: '' })) };
+}
 
 export class PlanReconciler {
   private readonly expectations = new Expectations();
+  /** When each plan's status was last written (a write rate limit, not state: a restart just writes at once). */
+  private readonly statusWrittenAt = new Map<string, number>();
   private readonly now: () => Date;
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -58,6 +68,7 @@ export class PlanReconciler {
     const plan = this.deps.plans.get(name);
     if (!plan) {
       this.expectations.forget(name);
+      this.statusWrittenAt.delete(name);
       this.deps.metrics.forget(name);
       return;
     }
@@ -88,7 +99,7 @@ export class PlanReconciler {
     } finally {
       for (const event of out.events) this.emit(plan, event);
     }
-    await writeStatusIfChanged(this.deps.planApi, plan, out.status);
+    const statusWait = await this.writeStatus(plan, out.status, now);
     this.deps.metrics.phase(name, out.status.phase ?? 'Pending');
     if (out.status.summary) this.deps.metrics.nodes(name, out.status.summary);
     if (deleting && out.finalizable) {
@@ -96,7 +107,22 @@ export class PlanReconciler {
       ctx.log.info('every node at a safe end and released: finalizer removed');
       return;
     }
-    return out.requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(out.requeueAfterMs, 50) } : undefined;
+    const requeue = Math.min(out.requeueAfterMs ?? Infinity, statusWait ?? Infinity);
+    return requeue !== Infinity ? { requeueAfterMs: Math.max(requeue, 50) } : undefined;
+  }
+
+  /**
+   * Writes the status if it changed, but a change of progress alone (counts, current nodes, condition messages) at
+   * most once per PROGRESS_WRITE_INTERVAL_MS: on a large fleet every node transition would otherwise be a plan write.
+   * Returns how long until a held-back write is due.
+   */
+  private async writeStatus(plan: LiveUpdatePlan, status: LiveUpdatePlanStatus, now: Date): Promise<number | undefined> {
+    const name = plan.metadata.name ?? '';
+    const since = now.getTime() - (this.statusWrittenAt.get(name) ?? -Infinity);
+    if (since < PROGRESS_WRITE_INTERVAL_MS && semanticEqual(withoutProgress(plan.status), withoutProgress(status)) && !semanticEqual(plan.status, status))
+      return PROGRESS_WRITE_INTERVAL_MS - since;
+    if (await writeStatusIfChanged(this.deps.planApi, plan, status)) this.statusWrittenAt.set(name, now.getTime());
+    return undefined;
   }
 
   /** A spec the apiserver accepted but that cannot run: say which field and why, start nothing. */

@@ -31,8 +31,9 @@ export class CliProcess {
   protected readonly child: ChildProcess;
   private stderr = '';
 
-  constructor(args: string[], env: Record<string, string>, stdout: 'pipe' | 'ignore') {
-    this.child = spawn(process.execPath, ['-r', 'ts-node/register', CLI, ...args], { env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env }, stdio: ['ignore', stdout, 'pipe'] });
+  /** `entry`: how Node starts the CLI; default from source under ts-node (benches pass the built dist/src/cli/main.js). */
+  constructor(args: string[], env: Record<string, string>, stdout: 'pipe' | 'ignore', entry: string[] = ['-r', 'ts-node/register', CLI]) {
+    this.child = spawn(process.execPath, [...entry, ...args], { env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env }, stdio: ['ignore', stdout, 'pipe'] });
     trackChild(this.child);
     this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-400_000)));
     this.exit = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));

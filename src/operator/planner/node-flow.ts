@@ -59,6 +59,14 @@ export function claimedToPreparing(node: NodeView, planUid: string, attempt: num
   return [...(node.unschedulable ? [] : [{ kind: 'cordon' as const, node: node.name }]), { kind: 'request', node: node.name, action: 'Prepare', mark }];
 }
 
+/** What the agent measured, for the one Normal event a node gets (its milestones are in the mark and the status). */
+function outcome(report: LiveUpdateNodeStatus | undefined): string {
+  const verification = report?.verification ?? [];
+  const kept = verification.filter((v) => v.busMasterAfter).length;
+  const blackout = report?.timings?.blackoutMs;
+  return `${verification.length ? `: ${kept}/${verification.length} devices and bridges kept bus master` : ''}${blackout === undefined ? '' : `, blackout ${blackout} ms`}`;
+}
+
 export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext): FlowStep {
   const { planUid, spec, now } = ctx;
   const name = node.name;
@@ -101,7 +109,7 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
   const succeed = (uncordon: boolean) => {
     const then = next('Succeeded');
     step.actions.push(uncordon && mark.cordoned === true ? { kind: 'uncordon', node: name, then, release: true } : { kind: 'mark', node: name, mark: then, release: true });
-    event('Normal', 'NodeSucceeded', 'Succeed', `node ${name} runs ${spec.target.kernel.release} (attempt ${mark.attempt})`);
+    event('Normal', 'NodeSucceeded', 'Succeed', `node ${name} runs ${spec.target.kernel.release} (attempt ${mark.attempt})${outcome(reportFor(node, mark, planUid))}`);
     return step;
   };
   const agentError = (status: LiveUpdateNodeStatus, fallback: string) => ({
@@ -140,7 +148,6 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
     case 'Preparing': {
       if (report?.phase === 'Prepared') {
         if (stop) return cancel(stop, STOP_MESSAGES[stop], false);
-        event('Normal', 'KexecRequested', 'Execute', `node ${name} prepared attempt ${mark.attempt}: Execute requested (kexec into ${spec.target.kernel.release})`);
         return request('Execute', next('Executing'));
       }
       if (report?.phase === 'Failed' || report?.phase === 'Cancelled') {
