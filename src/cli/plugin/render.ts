@@ -75,17 +75,21 @@ export function planNodeRows(plan: LiveUpdatePlan, records: readonly LiveUpdateN
   const uid = plan.metadata.uid;
   const name = plan.metadata.name ?? '';
   const rows = new Map<string, NodeRow>();
-  const kernels = new Map(records.map((r) => [r.metadata.name ?? '', r.status?.kernelRelease]));
+  const byName = new Map(records.map((r) => [r.metadata.name ?? '', r]));
   for (const record of records) if (readMark(record)?.planUid === uid) rows.set(record.metadata.name ?? '', nodeRow(record, () => name));
   for (const skip of plan.status?.skippedNodes ?? [])
-    if (!rows.has(skip.node)) rows.set(skip.node, withKernel({ node: skip.node, plan: name, phase: 'Skipped', action: 'None', reason: skip.reason, message: skip.message }, kernels.get(skip.node)));
+    if (!rows.has(skip.node)) rows.set(skip.node, withReport({ node: skip.node, plan: name, phase: 'Skipped', action: 'None', reason: skip.reason, message: skip.message }, byName.get(skip.node)));
   for (const node of nodes ?? [])
     if (!rows.has(node.name) && selects(plan.spec.selector, node.name, node.labels))
-      rows.set(node.name, withKernel({ node: node.name, plan: name, phase: 'Pending', action: 'None' }, kernels.get(node.name)));
+      rows.set(node.name, withReport({ node: node.name, plan: name, phase: 'Pending', action: 'None' }, byName.get(node.name)));
   return [...rows.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
 }
 
-const withKernel = (row: NodeRow, kernel: string | undefined): NodeRow => (kernel ? { ...row, kernel } : row);
+/** A node the plan has not started still shows what its agent reports: its own phase and kernel. */
+function withReport(row: NodeRow, record: LiveUpdateNode | undefined): NodeRow {
+  const status = record?.status;
+  return { ...row, ...(status?.phase ? { agent: status.phase } : {}), ...(status?.kernelRelease ? { kernel: status.kernelRelease } : {}) };
+}
 
 export function nodeTable(rows: readonly NodeRow[], now: number, options: { plan: boolean }): string {
   const header = ['NODE', ...(options.plan ? ['PLAN'] : []), 'PHASE', 'ATTEMPT', 'ACTION', 'AGENT', 'KERNEL', 'REASON', 'AGE'];

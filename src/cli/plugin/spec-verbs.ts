@@ -38,7 +38,10 @@ export async function resume(options: SpecVerbOptions): Promise<number> {
   return say(`plan ${options.plan} resumed (spec.strategy.paused: false)${hint}; ${follow(options.plan)}`);
 }
 
-/** The step to approve: --step, else the one whose pause the plan waits in; refused where it cannot mean anything. */
+/**
+ * The step to approve: --step, else the one whose pause the plan waits in. A step without a pause that waits for
+ * approval, or no waiting pause at all, is refused naming what there is to approve.
+ */
 function stepToApprove(plan: LiveUpdatePlan, flag: string | undefined): number {
   const name = plan.metadata.name ?? '';
   const steps = plan.spec.strategy.steps;
@@ -46,16 +49,17 @@ function stepToApprove(plan: LiveUpdatePlan, flag: string | undefined): number {
   if (flag === undefined) {
     const waiting = pendingApproval(plan);
     if (waiting !== undefined) return waiting;
+    const last = plan.spec.approvals.at(-1);
     const ahead = withPause.filter((i) => !plan.spec.approvals.some((a) => a.step === i));
-    throw new UsageError(
-      `plan ${name} is not waiting for an approval (phase ${plan.status?.phase ?? 'Pending'})` +
-        (ahead.length > 0 ? `; to approve a later pause ahead of time: --step ${ahead.join(' or --step ')}` : '; it has no pause left that needs one'),
+    throw new Error(
+      `plan ${name} is not waiting for an approval (phase ${plan.status?.phase ?? 'Pending'}${last ? `; last approval: step ${last.step} by ${last.by}` : ''})` +
+        (ahead.length > 0 ? `; to approve a later pause ahead of time: --step ${ahead.join(' or --step ')}` : '; no pause is left to approve'),
     );
   }
   if (!/^\d+$/.test(flag)) throw new UsageError(`--step must be a step index (0 = the canary), got "${flag}"`);
   const step = Number(flag);
   if (!withPause.includes(step))
-    throw new UsageError(
+    throw new Error(
       `plan ${name}: step ${step} has no pause that waits for approval (steps: ${steps.length}; ` +
         `${withPause.length > 0 ? `steps waiting for approval: ${withPause.join(', ')}` : 'none waits for approval'})`,
     );

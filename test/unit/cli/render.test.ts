@@ -50,19 +50,19 @@ describe('plugin rendering', () => {
     const records = [
       record('n2', report({ phase: 'Prepared' }), { phase: 'Preparing', attempt: 1, since: T0 }),
       record('n1', report({ kernelRelease: '6.19.4-lu2', phase: 'Finished' }), { phase: 'Succeeded', attempt: 2, since: T0 }),
-      record('n3', report(), undefined),
+      record('n3', report({ phase: 'Idle' }), undefined),
       // another plan's mark: not this plan's node, and n5 is not selected at all
       record('n5', report(), { planUid: 'other-uid', phase: 'Preparing' }),
     ];
     const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'].map((name) => ({ name, labels: {} }));
     const rows = planNodeRows(p, records, nodes);
     assert.deepEqual(
-      rows.map((r) => [r.node, r.phase, r.attempt, r.kernel, r.reason]),
+      rows.map((r) => [r.node, r.phase, r.attempt, r.agent, r.kernel, r.reason]),
       [
-        ['n1', 'Succeeded', 2, '6.19.4-lu2', undefined],
-        ['n2', 'Prepared', 1, '6.19.0-sim', undefined],
-        ['n3', 'Skipped', undefined, '6.19.0-sim', 'DevicesNotPreservable'],
-        ['n4', 'Pending', undefined, undefined, undefined],
+        ['n1', 'Succeeded', 2, 'Finished', '6.19.4-lu2', undefined],
+        ['n2', 'Prepared', 1, 'Prepared', '6.19.0-sim', undefined],
+        ['n3', 'Skipped', undefined, 'Idle', '6.19.0-sim', 'DevicesNotPreservable'],
+        ['n4', 'Pending', undefined, undefined, undefined, undefined],
       ],
     );
     assert.deepEqual(
