@@ -30,11 +30,12 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `command args` to its end with KUBECONFIG set; stdin is not a terminal. */
-function exec(command: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+/** Runs `command args` to its end with KUBECONFIG set; stdin is not a terminal, or carries `input` when given. */
+function exec(command: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', KUBECONFIG: process.env.LIVEUPDATE_TEST_KUBECONFIG!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', KUBECONFIG: process.env.LIVEUPDATE_TEST_KUBECONFIG!, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     trackChild(child);
+    child.stdin?.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -45,6 +46,12 @@ function exec(command: string, args: string[], env: Record<string, string> = {})
 
 /** `kubectl liveupdate <args>` through the plugin's executable entry, as kubectl execs it. */
 const plugin = (...args: string[]): Promise<Run> => exec(process.execPath, ['-r', 'ts-node/register', PLUGIN, ...args]);
+
+/** The plugin on a pseudo-terminal (util-linux `script`), answering `answer` to its question; stdout and stderr merged. */
+function pluginOnTerminal(answer: string, ...args: string[]): Promise<Run> {
+  const words = [process.execPath, '-r', 'ts-node/register', PLUGIN, ...args].map((w) => `'${w}'`).join(' ');
+  return exec('script', ['-qec', words, '/dev/null'], {}, `${answer}\n`);
+}
 
 const ok = (run: Run, what: string): Run => {
   assert.equal(run.code, 0, `${what}: exit ${run.code}\n${run.stderr}${run.stdout}`);
@@ -113,7 +120,7 @@ describe('kubectl liveupdate (plugin) on a real rollout', () => {
     assert.match(refused.stderr, new RegExp(`bad.yaml: the apiserver refused plan ${badBody.metadata.name}: spec.target.kernel.sha256: Invalid value: "abc"`));
   });
 
-  it('abort: refused without a terminal unless --yes; --yes sets spec.abort and the paused plan ends Aborted', async () => {
+  it('abort: asks on a terminal, refused without one unless --yes; --yes sets spec.abort and the paused plan ends Aborted', async () => {
     const body = canaryPlan(small);
     const name = body.metadata.name;
     await plans.create(body);
@@ -123,6 +130,11 @@ describe('kubectl liveupdate (plugin) on a real rollout', () => {
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, new RegExp(`abort ${name}: not confirmed; without a terminal to ask on, pass --yes to abort`));
     assert.equal((await plans.get(name)).spec.abort, false, 'nothing written without confirmation');
+    const declined = await pluginOnTerminal('n', 'abort', name);
+    assert.equal(declined.code, 1, declined.stdout);
+    assert.match(declined.stdout, new RegExp(`Abort plan ${name} \\(phase Paused\\)\\? Nodes before the point of no return are cancelled.*\\[y/N\\]`));
+    assert.match(declined.stdout, new RegExp(`plan ${name} not aborted`));
+    assert.equal((await plans.get(name)).spec.abort, false, 'declined: nothing written');
 
     const aborted = ok(await plugin('abort', name, '--yes'), 'abort --yes');
     assert.match(aborted.stdout, new RegExp(`plan ${name} aborting \\(spec.abort: true\\)`));
@@ -132,6 +144,14 @@ describe('kubectl liveupdate (plugin) on a real rollout', () => {
     assert.match(status.stdout, /^Phase: +Aborted \(abort requested\)$/m);
     assert.deepEqual(row(status.stdout, small.fleet.nodes[1]!).slice(0, 2), [small.fleet.nodes[1], 'Pending'], 'the node after the canary never started');
     assert.match(ok(await plugin('abort', name, '--yes'), 'abort again').stdout, new RegExp(`plan ${name} is already aborted`));
+
+    // Confirmed on the terminal: a plan in Preview mode, so nothing else happens to it.
+    const other = canaryPlan(small);
+    await plans.create({ ...other, spec: { ...other.spec, strategy: { ...other.spec.strategy, mode: 'Preview' } } });
+    const confirmed = await pluginOnTerminal('y', 'abort', other.metadata.name);
+    assert.equal(confirmed.code, 0, confirmed.stdout);
+    assert.match(confirmed.stdout, new RegExp(`plan ${other.metadata.name} aborting \\(spec.abort: true\\)`));
+    assert.equal((await plans.get(other.metadata.name)).spec.abort, true);
   });
 
   it('status, nodes, pause, approve, resume and status --watch follow a canary rollout to Completed', async () => {
