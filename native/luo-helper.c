@@ -26,6 +26,9 @@
  *   retrieve NAME                 mainline RETRIEVE_SESSION (new kernel)
  *   preserve NAME TOKEN SOURCE    PRESERVE_FD; SOURCE is path:/dev/... or pidfd:PID:FD (dup of a VMM's fd)
  *   retrieve-fd NAME TOKEN        RETRIEVE_FD; the restored fd stays open in the helper, reply carries its number
+ *   preserve-memfd NAME TOKEN HEX  PRESERVE_FD of a new memfd holding the hex-decoded bytes (at most 1 KiB)
+ *   retrieve-memfd NAME TOKEN     RETRIEVE_FD of a preserved memfd; replies its content as hex and closes it
+ *   name NAME                     SESSION_GET_NAME: the name the kernel keeps for the held session
  *   finish NAME                   SESSION_FINISH
  *   close NAME                    close the session fd (before kexec this is the cancel)
  *   legacy-state                  GET_STATE in the probed legacy dialect: {"state":"normal"|...}
@@ -44,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -326,6 +331,110 @@ static int cmd_preserve(const char *name, const char *token_text, const char *so
 	return 0;
 }
 
+#define MAX_MEMFD_BYTES 1024
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* A small record (the agent's attempt key) in a memfd the session keeps: the new kernel hands it back. */
+static int cmd_preserve_memfd(const char *name, const char *token_text, const char *hex)
+{
+	struct session *s = find_session(name);
+	struct lu_preserve_fd arg = {.size = sizeof(arg)};
+	unsigned char data[MAX_MEMFD_BYTES];
+	size_t len = strlen(hex) / 2;
+	char *end;
+	int fd, rc, saved;
+
+	if (!s)
+		return reply_errno(ENOENT, "session not held");
+	arg.token = strtoull(token_text, &end, 10);
+	if (*end != '\0')
+		return reply_usage("token must be a decimal u64");
+	if (strlen(hex) % 2 != 0 || len > sizeof(data))
+		return reply_usage("memfd content must be at most 1024 bytes as lowercase hex");
+	for (size_t i = 0; i < len; i++) {
+		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return reply_usage("memfd content must be at most 1024 bytes as lowercase hex");
+		data[i] = (unsigned char)(hi * 16 + lo);
+	}
+	fd = memfd_create("luo-helper", MFD_CLOEXEC);
+	if (fd < 0)
+		return reply_errno(errno, "memfd_create");
+	if (write(fd, data, len) != (ssize_t)len) {
+		saved = errno;
+		close(fd);
+		return reply_errno(saved, "write memfd");
+	}
+	arg.fd = fd;
+	rc = ioctl(s->fd, LU_SESSION_PRESERVE_FD, &arg);
+	saved = errno;
+	close(fd);
+	if (rc != 0)
+		return reply_errno(saved, "LIVEUPDATE_SESSION_PRESERVE_FD");
+	printf("{\"ok\":true,\"token\":%llu,\"bytes\":%zu}\n", (unsigned long long)arg.token, len);
+	return 0;
+}
+
+static int cmd_retrieve_memfd(const char *name, const char *token_text)
+{
+	struct session *s = find_session(name);
+	struct lu_retrieve_fd arg = {.size = sizeof(arg), .fd = -1};
+	unsigned char data[MAX_MEMFD_BYTES];
+	struct stat st;
+	ssize_t got;
+	char *end;
+
+	if (!s)
+		return reply_errno(ENOENT, "session not held");
+	arg.token = strtoull(token_text, &end, 10);
+	if (*end != '\0')
+		return reply_usage("token must be a decimal u64");
+	if (ioctl(s->fd, LU_SESSION_RETRIEVE_FD, &arg) != 0)
+		return reply_errno(errno, "LIVEUPDATE_SESSION_RETRIEVE_FD");
+	if (fstat(arg.fd, &st) != 0 || st.st_size > MAX_MEMFD_BYTES) {
+		int saved = st.st_size > MAX_MEMFD_BYTES ? EFBIG : errno;
+		close(arg.fd);
+		return reply_errno(saved, "retrieved memfd");
+	}
+	got = pread(arg.fd, data, (size_t)st.st_size, 0);
+	if (got < 0) {
+		int saved = errno;
+		close(arg.fd);
+		return reply_errno(saved, "read retrieved memfd");
+	}
+	close(arg.fd);
+	printf("{\"ok\":true,\"hex\":\"");
+	for (ssize_t i = 0; i < got; i++)
+		printf("%02x", data[i]);
+	printf("\"}\n");
+	return 0;
+}
+
+static int cmd_get_name(const char *name)
+{
+	struct session *s = find_session(name);
+	struct lu_session_get_name arg = {.size = sizeof(arg)};
+
+	if (!s)
+		return reply_errno(ENOENT, "session not held");
+	if (ioctl(s->fd, LU_SESSION_GET_NAME, &arg) != 0)
+		return reply_errno(errno, "LIVEUPDATE_SESSION_GET_NAME");
+	arg.name[LU_SESSION_NAME_LENGTH - 1] = '\0';
+	/* The kernel echoes what we gave it, which valid_name() kept JSON-safe; anything else is reported, not printed. */
+	if (!valid_name((const char *)arg.name))
+		return reply_errno(EPROTO, "LIVEUPDATE_SESSION_GET_NAME returned an unexpected name");
+	printf("{\"ok\":true,\"name\":\"%s\"}\n", (const char *)arg.name);
+	return 0;
+}
+
 static int cmd_retrieve_fd(const char *name, const char *token_text)
 {
 	struct session *s = find_session(name);
@@ -460,6 +569,12 @@ static int dispatch(char *line)
 		return cmd_preserve(words[1], words[2], words[3]);
 	} else if (strcmp(cmd, "retrieve-fd") == 0 && count == 3) {
 		return cmd_retrieve_fd(words[1], words[2]);
+	} else if (strcmp(cmd, "preserve-memfd") == 0 && count == 4) {
+		return cmd_preserve_memfd(words[1], words[2], words[3]);
+	} else if (strcmp(cmd, "retrieve-memfd") == 0 && count == 3) {
+		return cmd_retrieve_memfd(words[1], words[2]);
+	} else if (strcmp(cmd, "name") == 0 && count == 2) {
+		return cmd_get_name(words[1]);
 	} else if (strcmp(cmd, "finish") == 0 && count == 2) {
 		return cmd_finish(words[1]);
 	} else if (strcmp(cmd, "close") == 0 && count == 2) {
@@ -477,7 +592,7 @@ static int dispatch(char *line)
 
 static int serve(void)
 {
-	char line[512];
+	char line[4096];
 
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		sessions[i].fd = -1;

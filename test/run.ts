@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LocalControlPlane } from '../src/envtest/control-plane';
 
-const SUITES_NEEDING_API = new Set(['integration', 'e2e']);
+const SUITES_NEEDING_API = new Set(['integration', 'e2e', 'kernel']);
 const root = path.resolve(__dirname, '..');
 
 async function testFiles(dir: string): Promise<string[]> {
@@ -19,7 +19,7 @@ async function testFiles(dir: string): Promise<string[]> {
 
 async function main(): Promise<number> {
   const [suite, ...filters] = process.argv.slice(2);
-  if (!suite) throw new Error('usage: run.ts <unit|integration|e2e> [file-substring ...]');
+  if (!suite) throw new Error('usage: run.ts <unit|integration|e2e|kernel> [file-substring ...]');
   const files = (await testFiles(path.join(root, 'test', suite))).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
   if (files.length === 0) throw new Error(`no test files under test/${suite}${filters.length ? ` matching ${filters.join(', ')}` : ''}`);
 

@@ -176,6 +176,9 @@ export class NodeActions {
       }
     }
     const handover = await this.host.luo.retrieve();
+    const key = this.key(journal);
+    if (handover.attemptKeys && !handover.attemptKeys.some((k) => k.planUid === key.planUid && k.node === key.node && k.attempt === key.attempt))
+      return fail('ColdRebooted', `${this.node} booted ${identity.kernelRelease} with a new boot id but the attempt key preserved in its LUO session did not come back: this boot was not a live update, preserved state is gone`);
     if (handover.sessions.length === 0)
       return fail('NoHandover', `${this.node} booted ${identity.kernelRelease} but no LUO data was handed over (KHO / liveupdate=on missing?)`);
 

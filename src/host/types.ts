@@ -36,6 +36,12 @@ export interface LuoHandover {
   sessions: string[];
   /** Devices whose preservation was handed over. */
   devices: Bdf[];
+  /**
+   * Mainline Linux: the attempt keys read back from the memfd each attempt's session preserved. A key present is the
+   * proof this boot is the live update of that attempt; absent means the boot was not (ColdRebooted). Left out
+   * where the kernel API carries no such record (legacy, simulated hosts).
+   */
+  attemptKeys?: AttemptKey[];
 }
 
 /** Whether the running kernel can preserve one device, and why (DeviceProbe.reason is meant for a status message). */

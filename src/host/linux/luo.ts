@@ -12,7 +12,7 @@ import path from 'node:path';
 import { notPreservable, preservable, probeSessionName, probeWithoutSessions, VFIO_NOT_PRESERVABLE, VFIO_PRESERVABLE } from '../luo-probe';
 import { isBdf, parseBdf } from '../../pci/bdf';
 import { scanOpenVfioFiles } from '../pci/in-use';
-import { readAttribute, readVfioDevice } from '../pci/sysfs-read';
+import { linkName, readAttribute, readVfioDevice } from '../pci/sysfs-read';
 import { isBridgeClass, parseClass } from '../pci/sysfs-values';
 import type { AttemptKey, Bdf, DeviceProbe, Luo, LuoApi, LuoHandover, LuoLegacyState, ProbeResult } from '../types';
 import { LIVEUPDATE_SESSION_NAME_LENGTH } from './luo-abi';
@@ -43,6 +43,12 @@ interface AttemptRecord {
 type Preserved = { token: string } | { errno: string; why: string };
 
 const LEGACY_STATES: readonly LuoLegacyState[] = ['normal', 'prepared', 'frozen', 'updated'];
+
+/**
+ * Token of the memfd holding the attempt key in a mainline session: above every device token (BDF-packed tokens are
+ * < 2^32), so it never meets one.
+ */
+export const ATTEMPT_KEY_TOKEN = String(2 ** 32);
 
 /** Mainline session name for an attempt: deterministic, so the new kernel retrieves it by the same key. */
 export function sessionName(key: AttemptKey): string {
@@ -112,6 +118,8 @@ export class LinuxLuo implements Luo {
     await this.helper.check(`close ${session}`); // a half-done earlier try is cancelled, then redone whole
     await this.helper.check(`create ${session}`);
     try {
+      // The key travels in the session itself: finding it again after boot proves this boot was the live update.
+      await this.helper.check(`preserve-memfd ${session} ${ATTEMPT_KEY_TOKEN} ${Buffer.from(JSON.stringify(key)).toString('hex')}`);
       for (const bdf of devices) {
         // A bridge has no fd to preserve: the kernel's PCI core keeps bus master on every bridge above a preserved
         // endpoint (the 2026 PCI live-update series), so the closure's bridges are the kernel's part, not ours.
@@ -151,6 +159,7 @@ export class LinuxLuo implements Luo {
     const api = await this.api();
     const handover: LuoHandover = { sessions: [], devices: [] };
     if (api === 'none') return handover;
+    if (api === 'mainline') handover.attemptKeys = [];
     for (const record of await this.readRecords()) {
       if (api === 'legacy') {
         // Only an `updated` kernel carries LUO data; `normal` after a kexec means it was lost (cold boot).
@@ -162,6 +171,8 @@ export class LinuxLuo implements Luo {
       const reply = await this.helper.call(`retrieve ${record.session}`);
       if (!reply.ok && reply.errno !== 'EEXIST') continue; // ENOENT: this session did not survive
       handover.sessions.push(record.session);
+      const key = await this.retrieveAttemptKey(record.session);
+      if (key) handover.attemptKeys?.push(key);
       for (const [bdf, token] of Object.entries(record.tokens)) {
         const restored = await this.helper.call(`retrieve-fd ${record.session} ${token}`);
         if (restored.ok) handover.devices.push(bdf);
@@ -186,6 +197,19 @@ export class LinuxLuo implements Luo {
       }
     }
     await rm(this.recordFile(key), { force: true });
+  }
+
+  /** The attempt key memfd of a retrieved session; absent (a session without one, or already taken) is undefined. */
+  private async retrieveAttemptKey(session: string): Promise<AttemptKey | undefined> {
+    const reply = await this.helper.call(`retrieve-memfd ${session} ${ATTEMPT_KEY_TOKEN}`);
+    if (!reply.ok || typeof reply['hex'] !== 'string') return undefined;
+    try {
+      const key = JSON.parse(Buffer.from(reply['hex'], 'hex').toString('utf8')) as Partial<AttemptKey>;
+      if (typeof key.planUid === 'string' && typeof key.node === 'string' && typeof key.attempt === 'number') return { planUid: key.planUid, node: key.node, attempt: key.attempt };
+    } catch {
+      // not JSON: not a key this agent wrote
+    }
+    return undefined;
   }
 
   /** Stops the helper; with mainline sessions still held this is a cancel, so call it only on shutdown. */
@@ -215,10 +239,8 @@ export class LinuxLuo implements Luo {
 
   private async preserveDevice(session: string, bdf: Bdf): Promise<Preserved> {
     const deviceDir = path.join(this.sysfsRoot, 'bus/pci/devices', bdf);
-    const cdev = await readVfioDevice(deviceDir);
-    if (!cdev) return { errno: 'ENODEV', why: `no VFIO device cdev (${deviceDir}/vfio-dev); bind it to vfio-pci to preserve it` };
-    const holder = (await scanOpenVfioFiles(this.procRoot)).cdevs.get(cdev);
-    const source = holder ? `pidfd:${holder.pid}:${holder.fd}` : `path:${path.join(this.devRoot, 'vfio/devices', cdev)}`;
+    const source = await this.vfioSource(deviceDir);
+    if (!source) return { errno: 'ENODEV', why: `no VFIO device cdev (${deviceDir}/vfio-dev); bind it to vfio-pci to preserve it` };
     const token = deviceToken(bdf);
     const reply = await this.helper.call(`preserve ${session} ${token} ${source}`);
     if (reply.ok) return { token };
@@ -226,6 +248,28 @@ export class LinuxLuo implements Luo {
     // ENOENT from the ioctl itself (not from opening the source): no preservation handler takes a VFIO file.
     if (errno === 'ENOENT' && reply['at'] === 'LIVEUPDATE_SESSION_PRESERVE_FD') return { errno, why: VFIO_NOT_PRESERVABLE };
     return { errno, why: reply.message ?? `PRESERVE_FD failed (${errno})` };
+  }
+
+  /**
+   * The file that stands for a vfio-pci device: its cdev (held by a VMM, else opened here). Without a cdev node (a
+   * kernel without VFIO_DEVICE_CDEV, or a no-IOMMU device: sysfs still lists vfio-dev/vfio<N> but /dev has no node)
+   * only its group is left, /dev/vfio/<N> or /dev/vfio/noiommu-<N>: that group file is tried.
+   */
+  private async vfioSource(deviceDir: string): Promise<string | undefined> {
+    const cdev = await readVfioDevice(deviceDir);
+    if (cdev) {
+      const holder = (await scanOpenVfioFiles(this.procRoot)).cdevs.get(cdev);
+      if (holder) return `pidfd:${holder.pid}:${holder.fd}`;
+      const node = path.join(this.devRoot, 'vfio/devices', cdev);
+      if (existsSync(node)) return `path:${node}`;
+    }
+    const group = await linkName(deviceDir, 'iommu_group');
+    if ((await linkName(deviceDir, 'driver')) === 'vfio-pci' && group !== null) {
+      const noIommuGroup = path.join(this.devRoot, 'vfio', `noiommu-${group}`);
+      return `path:${existsSync(noIommuGroup) ? noIommuGroup : path.join(this.devRoot, 'vfio', group)}`;
+    }
+    // Neither: opening the cdev path fails, and that error names what is missing.
+    return cdev ? `path:${path.join(this.devRoot, 'vfio/devices', cdev)}` : undefined;
   }
 
   private async probeEach(session: string, devices: Bdf[]): Promise<DeviceProbe[]> {

@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { deviceToken, LinuxLuo, sessionName } from '../../../src/host/linux/luo';
+import { ATTEMPT_KEY_TOKEN, deviceToken, LinuxLuo, sessionName } from '../../../src/host/linux/luo';
 import { VFIO_NOT_PRESERVABLE } from '../../../src/host/luo-probe';
 import { builtHelper } from './native-helper';
 
@@ -21,7 +21,9 @@ while IFS= read -r line; do
   echo "$line" >> "${dir}/commands.log"
   case "$line" in
     probe) echo '{"ok":true,"api":"${api}"}' ;;
-    ${failOn || '__never__'}*) echo '${failReply}' ;;
+    "${failOn || '__never__'} "*) echo '${failReply}' ;;
+    preserve-memfd*) memfd="\${line##* }"; echo '{"ok":true}' ;;
+    retrieve-memfd*) echo "{\\"ok\\":true,\\"hex\\":\\"$memfd\\"}" ;;
     close*) echo '{"ok":true,"held":true}' ;;
     *) echo '{"ok":true}' ;;
   esac
@@ -111,15 +113,16 @@ describe('Linux LUO detection', () => {
       'probe',
       `close ${name}`,
       `create ${name}`,
+      `preserve-memfd ${name} ${ATTEMPT_KEY_TOKEN} ${Buffer.from(JSON.stringify(key)).toString('hex')}`,
       `preserve ${name} ${deviceToken('0000:05:00.1')} path:${path.join(r.dev, 'vfio/devices/vfio3')}`,
       `preserve ${name} ${deviceToken('0000:41:00.0')} pidfd:4242:19`,
     ]);
     // In the "new kernel" the record tells retrieve() which session and tokens to ask for.
     const handover = await luo.retrieve();
-    assert.deepEqual(handover, { sessions: [name], devices: ['0000:05:00.1', '0000:41:00.0'] });
+    assert.deepEqual(handover, { sessions: [name], devices: ['0000:05:00.1', '0000:41:00.0'], attemptKeys: [key] }, 'the key comes back from its memfd');
     await luo.finish(key);
     assert.deepEqual((await log(r.dir)).slice(-3), [`retrieve ${name}`, `finish ${name}`, `close ${name}`]);
-    assert.deepEqual(await luo.retrieve(), { sessions: [], devices: [] }, 'finish forgets the attempt');
+    assert.deepEqual(await luo.retrieve(), { sessions: [], devices: [], attemptKeys: [] }, 'finish forgets the attempt');
   });
 
   it('mainline prepare closes the session (cancel) when a device cannot be preserved, and reports the kernel errno', async () => {
