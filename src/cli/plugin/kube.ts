@@ -1,5 +1,8 @@
 // The plugin's access to the cluster: kubeconfig and context as kubectl picks them, reads of plans, LiveUpdateNodes
 // and Nodes, and merge-patch writes of a plan's spec. Errors name the plan and say what to do.
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { parseCoreNode } from '../../api/parse';
 import type { CoreNode } from '../../api/core-node';
@@ -7,7 +10,7 @@ import type { LiveUpdateNode } from '../../api/node';
 import type { LiveUpdatePlan } from '../../api/plan';
 import { nodeResource, planResource, type ClusterResource } from '../../kube/cluster-resource';
 import { requestJson } from '../../kube/raw-request';
-import { httpStatus, isNotFound, retryOnConflict } from '../../kube/retry';
+import { httpStatus, isNotFound, isTransient, retryOnConflict } from '../../kube/retry';
 
 export interface KubeFlags {
   kubeconfig?: string;
@@ -17,8 +20,18 @@ export interface KubeFlags {
 /** KUBECONFIG or ~/.kube/config (or in-cluster), unless --kubeconfig names a file; then --context if given. */
 export function loadKubeConfig(flags: KubeFlags): KubeConfig {
   const kc = new KubeConfig();
-  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-  else kc.loadFromDefault();
+  if (flags.kubeconfig) {
+    try {
+      kc.loadFromFile(flags.kubeconfig);
+    } catch (err) {
+      throw new Error(`--kubeconfig ${flags.kubeconfig}: ${(err as Error).message}`, { cause: err });
+    }
+  } else {
+    // client-node would otherwise fall back to http://localhost:8080 and fail with a puzzling message.
+    const found = process.env.KUBECONFIG || existsSync(path.join(os.homedir(), '.kube', 'config')) || process.env.KUBERNETES_SERVICE_HOST;
+    if (!found) throw new Error('no kubeconfig: pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config');
+    kc.loadFromDefault();
+  }
   if (flags.context !== undefined) {
     if (!kc.getContextObject(flags.context)) {
       const known = kc.getContexts().map((c) => c.name);
@@ -38,6 +51,28 @@ export function refusal(err: unknown): string {
     return causes.length > 0 ? causes.join('; ') : (status.message ?? String(body));
   } catch {
     return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** The messages of an error and its causes: "fetch failed: connect ECONNREFUSED 127.0.0.1:6443". */
+function messages(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 5; e = e.cause) parts.push(e.message);
+  return parts.join(': ');
+}
+
+/**
+ * Runs a verb against the cluster; a request that got no HTTP answer at all comes back as an error naming the
+ * apiserver and the context it came from, so a wrong kubeconfig or context is easy to spot.
+ */
+export async function withCluster(flags: KubeFlags, verb: (api: PluginApi) => Promise<number>): Promise<number> {
+  const kc = loadKubeConfig(flags);
+  try {
+    return await verb(new PluginApi(kc));
+  } catch (err) {
+    const unanswered = httpStatus(err) === undefined && (isTransient(err) || (err instanceof Error && err.message === 'fetch failed'));
+    if (!unanswered) throw err;
+    throw new Error(`cannot reach the apiserver ${kc.getCurrentCluster()?.server ?? '(none)'} of context "${kc.getCurrentContext()}": ${messages(err)}`, { cause: err });
   }
 }
 

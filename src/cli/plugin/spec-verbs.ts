@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline/promises';
 import type { LiveUpdatePlan } from '../../api/plan';
 import { pendingApproval } from '../../demo/plan';
 import { UsageError } from '../usage';
-import { loadKubeConfig, PluginApi, type KubeFlags } from './kube';
+import { withCluster, type KubeFlags } from './kube';
 
 export interface SpecVerbOptions extends KubeFlags {
   plan: string;
@@ -21,21 +21,23 @@ function say(text: string): number {
 }
 
 export async function pause(options: SpecVerbOptions): Promise<number> {
-  const api = new PluginApi(loadKubeConfig(options));
-  let already = false;
-  await api.patchSpec(options.plan, (plan) => (plan.spec.strategy.paused ? void (already = true) : { strategy: { paused: true } }));
-  if (already) return say(`plan ${options.plan} is already paused (spec.strategy.paused: true); kubectl liveupdate resume ${options.plan} resumes it`);
-  return say(`plan ${options.plan} paused (spec.strategy.paused: true): no new node starts, nodes in flight finish their update; ${follow(options.plan)}`);
+  return withCluster(options, async (api) => {
+    let already = false;
+    await api.patchSpec(options.plan, (plan) => (plan.spec.strategy.paused ? void (already = true) : { strategy: { paused: true } }));
+    if (already) return say(`plan ${options.plan} is already paused (spec.strategy.paused: true); kubectl liveupdate resume ${options.plan} resumes it`);
+    return say(`plan ${options.plan} paused (spec.strategy.paused: true): no new node starts, nodes in flight finish their update; ${follow(options.plan)}`);
+  });
 }
 
 export async function resume(options: SpecVerbOptions): Promise<number> {
-  const api = new PluginApi(loadKubeConfig(options));
-  let already = false;
-  const plan = await api.patchSpec(options.plan, (p) => (p.spec.strategy.paused ? { strategy: { paused: false } } : void (already = true)));
-  const waiting = pendingApproval(plan);
-  const hint = waiting === undefined ? '' : `; step ${waiting} still waits for approval: kubectl liveupdate approve ${options.plan}`;
-  if (already) return say(`plan ${options.plan} is not paused by spec (spec.strategy.paused is false)${hint}`);
-  return say(`plan ${options.plan} resumed (spec.strategy.paused: false)${hint}; ${follow(options.plan)}`);
+  return withCluster(options, async (api) => {
+    let already = false;
+    const plan = await api.patchSpec(options.plan, (p) => (p.spec.strategy.paused ? { strategy: { paused: false } } : void (already = true)));
+    const waiting = pendingApproval(plan);
+    const hint = waiting === undefined ? '' : `; step ${waiting} still waits for approval: kubectl liveupdate approve ${options.plan}`;
+    if (already) return say(`plan ${options.plan} is not paused by spec (spec.strategy.paused is false)${hint}`);
+    return say(`plan ${options.plan} resumed (spec.strategy.paused: false)${hint}; ${follow(options.plan)}`);
+  });
 }
 
 /**
@@ -67,19 +69,20 @@ function stepToApprove(plan: LiveUpdatePlan, flag: string | undefined): number {
 }
 
 export async function approve(options: SpecVerbOptions): Promise<number> {
-  const api = new PluginApi(loadKubeConfig(options));
-  let step = -1;
-  let already: string | undefined;
-  await api.patchSpec(options.plan, (plan) => {
-    step = stepToApprove(plan, options.step);
-    const earlier = plan.spec.approvals.find((a) => a.step === step);
-    if (earlier) return void (already = `${earlier.by} at ${earlier.at}`);
-    // A merge patch replaces the whole list: the existing approvals first, unchanged (the CEL rule checks that).
-    const approval = { step, by: api.user, at: new Date().toISOString(), ...(options.note ? { note: options.note } : {}) };
-    return { approvals: [...plan.spec.approvals, approval] };
+  return withCluster(options, async (api) => {
+    let step = -1;
+    let already: string | undefined;
+    await api.patchSpec(options.plan, (plan) => {
+      step = stepToApprove(plan, options.step);
+      const earlier = plan.spec.approvals.find((a) => a.step === step);
+      if (earlier) return void (already = `${earlier.by} at ${earlier.at}`);
+      // A merge patch replaces the whole list: the existing approvals first, unchanged (the CEL rule checks that).
+      const approval = { step, by: api.user, at: new Date().toISOString(), ...(options.note ? { note: options.note } : {}) };
+      return { approvals: [...plan.spec.approvals, approval] };
+    });
+    if (already) return say(`step ${step} of plan ${options.plan} is already approved (by ${already})`);
+    return say(`approved step ${step} of plan ${options.plan} as ${api.user} (appended to spec.approvals); the rollout continues: ${follow(options.plan)}`);
   });
-  if (already) return say(`step ${step} of plan ${options.plan} is already approved (by ${already})`);
-  return say(`approved step ${step} of plan ${options.plan} as ${api.user} (appended to spec.approvals); the rollout continues: ${follow(options.plan)}`);
 }
 
 async function confirmed(question: string): Promise<boolean> {
@@ -92,20 +95,21 @@ async function confirmed(question: string): Promise<boolean> {
 }
 
 export async function abort(options: SpecVerbOptions): Promise<number> {
-  const api = new PluginApi(loadKubeConfig(options));
-  const plan = await api.plan(options.plan);
-  if (plan.spec.abort) return say(`plan ${options.plan} is already aborted (phase ${plan.status?.phase ?? 'Pending'})`);
-  if (!options.yes) {
-    if (!process.stdin.isTTY) throw new UsageError(`abort ${options.plan}: not confirmed; without a terminal to ask on, pass --yes to abort`);
-    const inFlight = plan.status?.currentNodes ?? [];
-    const question =
-      `Abort plan ${options.plan} (phase ${plan.status?.phase ?? 'Pending'}${inFlight.length > 0 ? `, in flight: ${inFlight.join(', ')}` : ''})? ` +
-      'Nodes before the point of no return are cancelled, nodes already executing finish, and the plan never starts a node again. [y/N] ';
-    if (!(await confirmed(question))) {
-      process.stderr.write(`plan ${options.plan} not aborted\n`);
-      return 1;
+  return withCluster(options, async (api) => {
+    const plan = await api.plan(options.plan);
+    if (plan.spec.abort) return say(`plan ${options.plan} is already aborted (phase ${plan.status?.phase ?? 'Pending'})`);
+    if (!options.yes) {
+      if (!process.stdin.isTTY) throw new UsageError(`abort ${options.plan}: not confirmed; without a terminal to ask on, pass --yes to abort`);
+      const inFlight = plan.status?.currentNodes ?? [];
+      const question =
+        `Abort plan ${options.plan} (phase ${plan.status?.phase ?? 'Pending'}${inFlight.length > 0 ? `, in flight: ${inFlight.join(', ')}` : ''})? ` +
+        'Nodes before the point of no return are cancelled, nodes already executing finish, and the plan never starts a node again. [y/N] ';
+      if (!(await confirmed(question))) {
+        process.stderr.write(`plan ${options.plan} not aborted\n`);
+        return 1;
+      }
     }
-  }
-  await api.patchSpec(options.plan, (p) => (p.spec.abort ? undefined : { abort: true }));
-  return say(`plan ${options.plan} aborting (spec.abort: true): nodes before the point of no return are cancelled and uncordoned; ${follow(options.plan)}`);
+    await api.patchSpec(options.plan, (p) => (p.spec.abort ? undefined : { abort: true }));
+    return say(`plan ${options.plan} aborting (spec.abort: true): nodes before the point of no return are cancelled and uncordoned; ${follow(options.plan)}`);
+  });
 }

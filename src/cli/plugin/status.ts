@@ -2,13 +2,12 @@
 import { createLogUpdate } from 'log-update';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { CoreNode } from '../../api/core-node';
-import { durationMs } from '../../api/duration';
 import type { LiveUpdateNode } from '../../api/node';
 import type { LiveUpdatePlan } from '../../api/plan';
 import { Informer } from '../../kube/informer';
 import { coreNodeKind, nodeRecordKind, planKind } from '../../kube/kinds';
-import { UsageError } from '../usage';
-import { loadKubeConfig, PluginApi, type KubeFlags } from './kube';
+import { durationFlag } from '../usage';
+import { withCluster, type KubeFlags } from './kube';
 import { formatOutput, planNodeRows, renderStatus, SETTLED_PHASES, type NodeRow, type OutputFormat } from './render';
 
 export interface StatusOptions extends KubeFlags {
@@ -41,24 +40,16 @@ function settled(plan: LiveUpdatePlan): boolean {
 }
 
 export async function run(options: StatusOptions): Promise<number> {
-  const timeoutMs = options.timeout === undefined ? undefined : parseTimeout(options.timeout);
-  const kc = loadKubeConfig(options);
-  const api = new PluginApi(kc);
-  const plan = await api.plan(options.plan);
-  const [records, nodes] = await Promise.all([api.records.list(), api.coreNodes()]);
-  if (!options.watch) {
-    process.stdout.write(print(snapshot(plan, records, nodes), options.output));
-    return 0;
-  }
-  return watch(kc, options, nodes !== undefined, timeoutMs);
-}
-
-function parseTimeout(text: string): number {
-  try {
-    return durationMs(text);
-  } catch (err) {
-    throw new UsageError(`--timeout: ${(err as Error).message}`);
-  }
+  const timeoutMs = options.timeout === undefined ? undefined : durationFlag('--timeout', options.timeout);
+  return withCluster(options, async (api) => {
+    const plan = await api.plan(options.plan);
+    const [records, nodes] = await Promise.all([api.records.list(), api.coreNodes()]);
+    if (!options.watch) {
+      process.stdout.write(print(snapshot(plan, records, nodes), options.output));
+      return 0;
+    }
+    return watch(api.kc, options, nodes !== undefined, timeoutMs);
+  });
 }
 
 /** Where frames go: redrawn in place on a terminal; appended, one per change, to a file or pipe. */

@@ -2,14 +2,16 @@
 // load only their own code (host inspect never loads the Kubernetes client).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path, { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 const REPO = join(__dirname, '../../..');
 
-function run(entry: 'main' | 'kubectl-liveupdate', ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(entry: 'main' | 'kubectl-liveupdate', args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['-r', 'ts-node/register', `src/cli/${entry}.ts`, ...args], { cwd: REPO, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' } }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['-r', 'ts-node/register', `src/cli/${entry}.ts`, ...args], { cwd: REPO, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env } }, (err, stdout, stderr) =>
       resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
     );
   });
@@ -34,17 +36,17 @@ function loadsKubeClient(...args: string[]): Promise<boolean> {
 
 describe('command tree', () => {
   it('both entries serve every command; help exits 0 under the name the user typed', async () => {
-    const plugin = await run('kubectl-liveupdate', '--help');
+    const plugin = await run('kubectl-liveupdate', ['--help']);
     assert.equal(plugin.code, 0);
     assert.match(plugin.stdout, /^Usage: kubectl liveupdate /);
-    const main = await run('main', '--help');
+    const main = await run('main', ['--help']);
     assert.equal(main.code, 0);
     assert.match(main.stdout, /^Usage: liveupdate /);
     for (const verb of ['status', 'nodes', 'pause', 'resume', 'approve', 'abort', 'preview', 'operator', 'agent', 'demo', 'control-plane', 'host', 'sim']) {
       assert.match(plugin.stdout, new RegExp(`^ {2}${verb} `, 'm'), `kubectl liveupdate --help lists ${verb}`);
       assert.match(main.stdout, new RegExp(`^ {2}${verb} `, 'm'), `liveupdate --help lists ${verb}`);
     }
-    const status = await run('kubectl-liveupdate', 'status', '--help');
+    const status = await run('kubectl-liveupdate', ['status', '--help']);
     assert.equal(status.code, 0);
     assert.match(status.stdout, /^Usage: kubectl liveupdate status \[options\] <plan>/);
     assert.match(status.stdout, /--kubeconfig <file>/);
@@ -62,9 +64,39 @@ describe('command tree', () => {
       [['sim', 'fleet', '--frobnicate'], /^kubectl liveupdate sim fleet: Unknown option '--frobnicate'/m],
     ];
     for (const [args, message] of cases) {
-      const { code, stderr } = await run('kubectl-liveupdate', ...args);
+      const { code, stderr } = await run('kubectl-liveupdate', args);
       assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
       assert.match(stderr, message, args.join(' '));
+    }
+  });
+
+  it('a missing kubeconfig or an unreachable apiserver is named, with the context (exit 1)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'plugin-cli-'));
+    try {
+      const kubeconfig = path.join(dir, 'config');
+      await writeFile(
+        kubeconfig,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }],
+          users: [{ name: 'u', user: { token: 't' } }],
+          contexts: [{ name: 'lab', context: { cluster: 'c', user: 'u' } }],
+          'current-context': 'lab',
+        }),
+      );
+      const cases: [string[], Record<string, string>, RegExp][] = [
+        [['status', 'p', '--kubeconfig', kubeconfig], {}, /^kubectl liveupdate: cannot reach the apiserver https:\/\/127\.0\.0\.1:1 of context "lab": fetch failed/m],
+        [['nodes', '--kubeconfig', path.join(dir, 'missing')], {}, /^kubectl liveupdate: --kubeconfig .*missing: ENOENT/m],
+        [['nodes'], { HOME: dir, KUBECONFIG: '' }, /^kubectl liveupdate: no kubeconfig: pass --kubeconfig FILE, set KUBECONFIG, or create ~\/\.kube\/config$/m],
+      ];
+      for (const [args, env, message] of cases) {
+        const { code, stderr } = await run('kubectl-liveupdate', args, env);
+        assert.equal(code, 1, `${args.join(' ')}: ${stderr}`);
+        assert.match(stderr, message);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
