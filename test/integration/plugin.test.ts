@@ -101,7 +101,7 @@ describe('kubectl liveupdate (plugin) on a real rollout', () => {
     assert.match(first.stderr, new RegExp(`plan ${name} created in strategy.mode Preview`));
     assert.match(first.stdout, new RegExp(`^Preview of plan ${name}: 2 of 2 selected nodes eligible`, 'm'));
     const [n1, n2] = small.fleet.nodes;
-    assert.match(first.stdout, new RegExp(`^ {2}step 1: ${n1}\n {2}step 2: ${n2}$`, 'm'), 'the canary batch, then the rest');
+    assert.match(first.stdout, new RegExp(`^ {2}step 0 \\(canary\\): ${n1}\n {2}step 1: ${n2}$`, 'm'), 'the canary batch, then the rest');
     const plan = await plans.get(name);
     assert.equal(plan.spec.strategy.mode, 'Preview');
     assert.equal(plan.status?.phase, 'Previewed');
@@ -237,6 +237,10 @@ describe('kubectl liveupdate (plugin) on a real rollout', () => {
     const noPause = await plugin('approve', body.metadata.name, '--step', '1');
     assert.equal(noPause.code, 1);
     assert.match(noPause.stderr, /step 1 has no pause that waits for approval \(steps: 2; steps waiting for approval: 0\)/);
+    const tooLong = await plugin('approve', body.metadata.name, '--step', '0', '--note', 'x'.repeat(1100));
+    assert.equal(tooLong.code, 1);
+    assert.match(tooLong.stderr, new RegExp(`^kubectl liveupdate: plan "${body.metadata.name}": the apiserver refused the change: spec\\.approvals\\[0\\]\\.note: Too long`, 'm'));
+    assert.deepEqual((await plans.get(body.metadata.name)).spec.approvals, [], 'nothing appended');
 
     const current = kc.getCurrentContext();
     ok(await plugin('nodes', '--kubeconfig', process.env.LIVEUPDATE_TEST_KUBECONFIG!, '--context', current), 'nodes --context');

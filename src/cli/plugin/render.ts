@@ -192,8 +192,8 @@ export function renderPreview(plan: LiveUpdatePlan): string {
   const lines = [
     `Preview of plan ${name}: ${eligible} of ${(preview.nodes ?? []).length} selected nodes eligible; no node is touched while strategy.mode is Preview.`,
     '',
-    'Batches:',
-    ...preview.batches.map((b) => `  step ${b.step + 1}: ${b.nodes.length > 0 ? b.nodes.join(', ') : '(none)'}`),
+    'Batches (step indexes as in spec.approvals):',
+    ...preview.batches.map((b) => `  step ${b.step}${b.step === 0 && preview.batches.length > 1 ? ' (canary)' : ''}: ${b.nodes.length > 0 ? b.nodes.join(', ') : '(none)'}`),
     '',
     formatTable(
       ['NODE', 'ELIGIBLE', 'REASON', 'MESSAGE'],

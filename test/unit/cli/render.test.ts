@@ -149,7 +149,7 @@ describe('plugin rendering', () => {
     });
     const text = renderPreview(previewed);
     assert.match(text, /^Preview of plan demo-rollout: 2 of 3 selected nodes eligible/);
-    assert.match(text, /^ {2}step 1: n1\n {2}step 2: n2$/m);
+    assert.match(text, /^ {2}step 0 \(canary\): n1\n {2}step 1: n2$/m);
     assert.match(text, /^n3 +no +NodeNotFound +no such Node$/m);
     assert.match(text, /"mode":"Execute"/);
     assert.match(renderPreview(plan(['n1'])), /no preview yet/);
