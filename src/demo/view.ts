@@ -63,8 +63,6 @@ export interface View {
 export const UNKNOWN = '?';
 
 const SHOWN_FOR_MARK: Record<RolloutMark['phase'], NodeRolloutPhase> = {
-  Claimed: 'Pending',
-  Cordoned: 'Cordoned',
   Preparing: 'Preparing',
   Executing: 'Executing',
   Finishing: 'Finishing',

@@ -35,13 +35,12 @@ export class Executor {
     switch (action.kind) {
       case 'claim': {
         const record = this.requireRecord(action.node);
-        const mark: RolloutMark = { planUid: uid, attempt: action.attempt, phase: 'Claimed', since: this.deps.now().toISOString() };
         const { kernel: target, compatibleFrom } = plan.spec.target;
         const written = await this.deps.records.patch(
           action.node,
           {
-            metadata: { annotations: { [ROLLOUT_ANNOTATION]: writeMark(mark), [CLAIMED_AT_ANNOTATION]: mark.since } },
-            spec: { planRef: { name, uid }, attempt: action.attempt, action: 'None', target, compatibleFrom, preserve: action.preserve.map((bdf) => ({ bdf })) },
+            metadata: { annotations: { [ROLLOUT_ANNOTATION]: writeMark(action.mark), [CLAIMED_AT_ANNOTATION]: action.mark.since } },
+            spec: { planRef: { name, uid }, attempt: action.attempt, action: 'Prepare', target, compatibleFrom, preserve: action.preserve.map((bdf) => ({ bdf })) },
           },
           { resourceVersion: record.metadata.resourceVersion },
         );
@@ -81,7 +80,7 @@ export class Executor {
           );
           out.push({ kind: 'Node', name: action.node, resourceVersion: patched.metadata?.resourceVersion ?? '' });
         }
-        out.push(await this.setMark(action.node, action.then, action.release));
+        if (action.then) out.push(await this.setMark(action.node, action.then, action.release));
         return out;
       }
       case 'release': {

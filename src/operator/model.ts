@@ -18,9 +18,7 @@ export const PLAN_FINALIZER = 'liveupdate.dev/rollout';
  * Verifying are shown from the agent's report while the stored phase is Preparing / Executing.
  */
 export type StoredPhase =
-  | 'Claimed' //       spec.planRef written; cordon and Prepare follow in the same pass
-  | 'Cordoned' //      written by earlier versions between claim and Prepare (now one pass); next: Prepare
-  | 'Preparing' //     Prepare requested; waiting for the agent's Prepared
+  | 'Preparing' //     claimed (after our cordon) with Prepare requested in one write; waiting for the agent's Prepared
   | 'Executing' //     Execute requested (after Prepared for this attempt); the point of no return is the agent's
   | 'Finishing' //     Finish requested after Verified
   | 'Soaking' //       finished, uncordoned, waiting nodeSoak
@@ -73,20 +71,23 @@ export interface NodeRecordView {
 
 /** What the executor must write, in order. Every write is idempotent and keyed by (plan uid, node, attempt). */
 export type NodeAction =
-  /** Take the node: spec.planRef + attempt, action None, preserve = the matching BDFs, mark Claimed (resourceVersion precondition). */
-  | { kind: 'claim'; node: string; attempt: number; preserve: string[] }
   /**
-   * Mark the Node cordoned-by this plan and set unschedulable, in one resourceVersion-guarded patch. Always followed in
-   * the same pass by the Prepare request, whose mark records `cordoned` (a lost request leaves the mark Claimed on a
-   * Node carrying our cordon mark, which the next pass reads as ours).
+   * Take the node and ask for Prepare in one write, under a resourceVersion precondition: spec.planRef + attempt +
+   * target + preserve (the matching BDFs) + action Prepare, and `mark` (Preparing). Comes after our cordon.
+   */
+  | { kind: 'claim'; node: string; attempt: number; preserve: string[]; mark: RolloutMark }
+  /**
+   * Mark the Node cordoned-by this plan and set unschedulable, in one resourceVersion-guarded patch, before the claim:
+   * two plans racing for a node collide on the Node's resourceVersion. A claim lost after it leaves our cordon mark on
+   * a node we do not claim, which the next pass claims or lifts.
    */
   | { kind: 'cordon'; node: string }
   /** Write spec.action (with target / preserve / compatibleFrom for Prepare) and the new mark in one patch. */
   | { kind: 'request'; node: string; action: 'Prepare' | 'Execute' | 'Finish' | 'Cancel'; mark: RolloutMark }
   /** Update only the mark (e.g. Failed after the point of no return); `release` also drops the claim in the same patch. */
   | { kind: 'mark'; node: string; mark: RolloutMark; release?: true }
-  /** Clear our cordon mark and unschedulable (only if the Node carries our mark), then mark `then` (and release). */
-  | { kind: 'uncordon'; node: string; then: RolloutMark; release?: true }
+  /** Clear our cordon mark and unschedulable (only if the Node carries our mark), then mark `then` (and release), if given. */
+  | { kind: 'uncordon'; node: string; then?: RolloutMark; release?: true }
   /** Drop spec.planRef and the action (the mark stays as the record of what happened). */
   | { kind: 'release'; node: string };
 

@@ -1,23 +1,26 @@
 // The pure rollout planner (issue 9 item 4): (plan, nodes with their records and our marks, now) → actions for the
 // executor, the plan's status and events. No I/O, no clock: the same input always gives the same output.
 import type { PlanPhase } from '../api/plan';
-import { TERMINAL, type NodeAction, type PlanEvent, type PlannerInput, type PlannerOutput } from './model';
+import { TERMINAL, type NodeAction, type NodeView, type PlanEvent, type PlannerInput, type PlannerOutput } from './model';
 import { resolveBudgets } from './planner/counts';
 import { classify, type Candidate, type Fleet } from './planner/fleet';
-import { advanceNode, claimedToPreparing, type StopReason } from './planner/node-flow';
+import { advanceNode, type StopReason } from './planner/node-flow';
 import { orderNodes } from './planner/order';
-import { chooseStarts, startBlockers, succeededIn, waitingReasons } from './planner/starts';
+import { chooseStarts, holdsOurCordonOnly, orphanCordons, startActions, startBlockers, succeededIn, waitingReasons } from './planner/starts';
 import { buildStatus, planEvents, type Decision } from './planner/status';
 import { stepState, type StepState } from './planner/steps';
 import { windowState, type WindowState } from './windows';
+
+/** The plan still claims the node, or still has its cordon to lift (orphanCordons). */
+const holdsNode = (n: NodeView, planUid: string): boolean => n.record?.claim?.planUid === planUid || holdsOurCordonOnly(n, planUid);
 
 function phaseOf(input: PlannerInput, fleet: Fleet, startCount: number, exceeded: boolean, halted: boolean, steps: StepState, window: WindowState): PlanPhase {
   const { spec, metadata } = input.plan;
   const inFlight = fleet.counts.inFlight + startCount;
   if (spec.strategy.mode === 'Preview') return 'Previewed';
   if (input.deleting || spec.abort) {
-    const claimed = input.nodes.some((n) => n.record?.claim?.planUid === metadata.uid);
-    return inFlight > 0 || claimed ? 'Aborting' : 'Aborted';
+    const held = input.nodes.some((n) => holdsNode(n, metadata.uid ?? ''));
+    return inFlight > 0 || held ? 'Aborting' : 'Aborted';
   }
   if (inFlight === 0 && fleet.pending.length === 0) return exceeded ? 'Failed' : 'Completed';
   // Halted waits for a human (raise maxFailedNodes, or abort): not terminal even with nothing in flight.
@@ -59,12 +62,13 @@ export function planRollout(input: PlannerInput): PlannerOutput {
       if (node.record?.claim?.planUid === planUid && node.record.mark?.planUid !== planUid) actions.push({ kind: 'release', node: node.name });
 
     if (blockers.length === 0) starts = chooseStarts(order, fleet, budgets, steps, succeededIn(actions, fleet, planUid));
-    for (const { node, preserve } of starts) {
-      const record = node.record!;
+    for (const candidate of starts) {
+      const record = candidate.node.record!;
       const attempt = Math.max(record.attempt, record.mark?.attempt ?? 0) + 1;
-      // Claim, cordon and Prepare in one pass: the handoff from a freed slot to the next Prepare is three writes.
-      actions.push({ kind: 'claim', node: node.name, attempt, preserve }, ...claimedToPreparing(node, planUid, attempt, now.toISOString()));
+      // Cordon, then claim with Prepare: the handoff from a freed slot to the next Prepare is two writes.
+      actions.push(...startActions(candidate, planUid, attempt, now.toISOString()));
     }
+    actions.push(...orphanCordons(input.nodes, planUid, new Set(starts.map((c) => c.node.name))));
   }
 
   if (steps.pause?.until !== undefined) deadlines.push(steps.pause.until);
@@ -75,7 +79,7 @@ export function planRollout(input: PlannerInput): PlannerOutput {
   const waiting = blockers.length === 0 && starts.length === 0 && !preview ? waitingReasons(fleet, budgets) : [];
   const pauseReasons = phase === 'Previewed' || phase === 'Completed' || phase === 'Aborted' ? [] : [...blockers, ...waiting];
   const decision: Decision = { phase, fleet, order, starts: starts.map((c) => c.node.name), steps, budgets, window, pauseReasons, exceeded };
-  const claimsLeft = input.nodes.some((n) => n.record?.claim?.planUid === planUid);
+  const claimsLeft = input.nodes.some((n) => holdsNode(n, planUid));
   const settled = fleet.started.every((s) => TERMINAL.has(s.mark.phase));
   return {
     actions,

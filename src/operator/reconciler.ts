@@ -137,7 +137,7 @@ export class PlanReconciler {
 
   private observe(plan: LiveUpdatePlan, action: NodeAction, now: Date): void {
     const name = plan.metadata.name ?? '';
-    if (action.kind === 'request' && action.action === 'Prepare') this.deps.metrics.prepareWritten(name, now.getTime());
+    if (action.kind === 'claim') this.deps.metrics.prepareWritten(name, now.getTime());
     const mark = action.kind === 'mark' ? action.mark : action.kind === 'uncordon' ? action.then : undefined;
     if (!mark) return;
     if (mark.phase === 'Succeeded') {

@@ -4,7 +4,7 @@ import { nodeIsReady, type CoreNode } from '../api/core-node';
 import type { LiveUpdateNode } from '../api/node';
 import { CORDONED_BY_ANNOTATION, ROLLOUT_ANNOTATION, type NodeView, type RolloutMark, type StoredPhase } from './model';
 
-const STORED_PHASES = ['Claimed', 'Cordoned', 'Preparing', 'Executing', 'Finishing', 'Soaking', 'Cancelling', 'Succeeded', 'Cancelled', 'Failed'] as const satisfies readonly StoredPhase[];
+const STORED_PHASES = ['Preparing', 'Executing', 'Finishing', 'Soaking', 'Cancelling', 'Succeeded', 'Cancelled', 'Failed'] as const satisfies readonly StoredPhase[];
 
 const RolloutMarkSchema = z.object({
   planUid: z.string().min(1),

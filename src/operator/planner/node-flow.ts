@@ -25,7 +25,7 @@ export interface FlowStep {
 }
 
 /** Phases in which the plan has not asked for Execute: Cancel is still ours to send. */
-const BEFORE_EXECUTE: ReadonlySet<StoredPhase> = new Set(['Claimed', 'Cordoned', 'Preparing', 'Cancelling']);
+const BEFORE_EXECUTE: ReadonlySet<StoredPhase> = new Set(['Preparing', 'Cancelling']);
 
 const STOP_MESSAGES: Record<StopReason, string> = {
   Aborted: 'the plan was aborted (spec.abort)',
@@ -46,17 +46,6 @@ function agentSilent(node: NodeView, mark: RolloutMark, planUid: string): boolea
   if (status === undefined) return true;
   const fresh = node.bootID === undefined || status.bootID === node.bootID;
   return fresh && (status.observedPlanUID !== planUid || status.observedAttempt !== mark.attempt);
-}
-
-/**
- * A claimed node's way to Preparing within the pass that claimed it: cordon it unless it is unschedulable already
- * (someone else's cordon, or ours from a pass whose Prepare write was lost: cordonedBy tells), then ask for Prepare
- * with a mark that records whether the cordon is ours. Two writes, no pass in between.
- */
-export function claimedToPreparing(node: NodeView, planUid: string, attempt: number, at: string): NodeAction[] {
-  const cordoned = node.unschedulable ? node.cordonedBy === planUid : true;
-  const mark: RolloutMark = { planUid, attempt, phase: 'Preparing', since: at, cordoned };
-  return [...(node.unschedulable ? [] : [{ kind: 'cordon' as const, node: node.name }]), { kind: 'request', node: node.name, action: 'Prepare', mark }];
 }
 
 /** What the agent measured, for the one Normal event a node gets (its milestones are in the mark and the status). */
@@ -132,19 +121,6 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
   const stop = ctx.stop;
 
   switch (mark.phase) {
-    case 'Claimed':
-      if (stop) {
-        step.actions.push({ kind: 'mark', node: name, mark: next('Cancelled', { reason: stop, message: STOP_MESSAGES[stop], failure: false }), release: true });
-        event('Normal', 'NodeCancelled', 'Cancel', `node ${name} released before any request: ${STOP_MESSAGES[stop]}`);
-        return step;
-      }
-      step.actions.push(...claimedToPreparing(node, planUid, mark.attempt, at));
-      return step;
-
-    case 'Cordoned':
-      if (stop) return endCancelled(stop, STOP_MESSAGES[stop], false);
-      return request('Prepare', next('Preparing'));
-
     case 'Preparing': {
       if (report?.phase === 'Prepared') {
         if (stop) return cancel(stop, STOP_MESSAGES[stop], false);

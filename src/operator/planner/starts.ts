@@ -1,5 +1,5 @@
 // Which pending nodes start in this pass, and why none may.
-import type { NodeAction, PlannerInput } from '../model';
+import type { NodeAction, NodeView, PlannerInput, RolloutMark } from '../model';
 import type { WindowState } from '../windows';
 import type { Budgets } from './counts';
 import type { Candidate, Fleet } from './fleet';
@@ -17,7 +17,7 @@ export function succeededIn(actions: readonly NodeAction[], fleet: Fleet, planUi
   const ours = new Set(fleet.nodes.filter((n) => n.cordonedBy === planUid).map((n) => n.name));
   for (const a of actions) {
     if (a.kind === 'mark' && a.mark.phase === 'Succeeded') out.nodes.add(a.node);
-    if (a.kind === 'uncordon' && a.then.phase === 'Succeeded') {
+    if (a.kind === 'uncordon' && a.then?.phase === 'Succeeded') {
       out.nodes.add(a.node);
       if (ours.has(a.node)) out.uncordoned.add(a.node);
     }
@@ -34,9 +34,7 @@ export function chooseStarts(order: string[], fleet: Fleet, budgets: Budgets, st
   const pending = new Map(fleet.pending.map((c) => [c.node.name, c]));
   let inFlight = fleet.counts.inFlight - succeeding.nodes.size;
   const succeeded = fleet.counts.succeeded + succeeding.nodes.size;
-  // A node claimed but not yet cordoned is about to be unavailable: count it now, or two passes would spend one slot twice.
-  const claimed = new Set(fleet.started.filter((s) => s.mark.phase === 'Claimed').map((s) => s.node.name));
-  let unavailable = fleet.nodes.filter((n) => !n.ready || (n.unschedulable && !succeeding.uncordoned.has(n.name)) || claimed.has(n.name)).length;
+  let unavailable = fleet.nodes.filter((n) => !n.ready || (n.unschedulable && !succeeding.uncordoned.has(n.name))).length;
   const starts: Candidate[] = [];
   for (const name of order) {
     if (inFlight >= budgets.maxInFlight || succeeded + inFlight >= steps.startLimit) break;
@@ -72,6 +70,27 @@ export function waitingReasons(fleet: Fleet, budgets: Budgets): string[] {
   if (notReady.length > 0) reasons.push(`${notReady.length} pending nodes are NotReady and wait (${notReady.slice(0, 3).join(', ')}${notReady.length > 3 ? ', …' : ''})`);
   return reasons;
 }
+
+/**
+ * A start in one pass: cordon the node unless it is unschedulable already (someone else's cordon, or our own left by
+ * a pass whose claim was lost: cordonedBy tells which), then claim it with Prepare, the mark saying whose cordon it is.
+ */
+export function startActions(candidate: Candidate, planUid: string, attempt: number, at: string): NodeAction[] {
+  const { node, preserve } = candidate;
+  const mark: RolloutMark = { planUid, attempt, phase: 'Preparing', since: at, cordoned: node.unschedulable ? node.cordonedBy === planUid : true };
+  return [...(node.unschedulable ? [] : [{ kind: 'cordon' as const, node: node.name }]), { kind: 'claim', node: node.name, attempt, preserve, mark }];
+}
+
+/**
+ * Nodes carrying this plan's cordon mark without its mark on their record (the claim after our cordon was lost) and
+ * not started now: lift the cordon, so no node stays cordoned by a plan that does not work on it.
+ */
+export function orphanCordons(nodes: readonly NodeView[], planUid: string, starting: ReadonlySet<string>): NodeAction[] {
+  return nodes.filter((n) => holdsOurCordonOnly(n, planUid) && !starting.has(n.name)).map((n) => ({ kind: 'uncordon', node: n.name }));
+}
+
+/** Our cordon mark on the Node without our mark on its record: the plan still has this node to let go of. */
+export const holdsOurCordonOnly = (n: NodeView, planUid: string): boolean => n.cordonedBy === planUid && n.record?.mark?.planUid !== planUid;
 
 /** Why no node may start now (empty: starts are up to the budgets). */
 export function startBlockers(input: PlannerInput, halted: boolean, steps: StepState, window: WindowState): string[] {

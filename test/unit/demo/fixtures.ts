@@ -16,7 +16,7 @@ export function plan(nodes: string[], status?: LiveUpdatePlanStatus, approvals: 
 }
 
 export function record(name: string, status: Partial<LiveUpdateNodeStatus> | undefined, mark?: Partial<RolloutMark>) {
-  const annotations = mark ? { [ROLLOUT_ANNOTATION]: writeMark({ planUid: UID, attempt: 1, phase: 'Claimed', since: T0, ...mark }) } : {};
+  const annotations = mark ? { [ROLLOUT_ANNOTATION]: writeMark({ planUid: UID, attempt: 1, phase: 'Preparing', since: T0, ...mark }) } : {};
   return parseNode({
     apiVersion: 'liveupdate.dev/v1alpha1',
     kind: 'LiveUpdateNode',

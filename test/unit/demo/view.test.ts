@@ -16,7 +16,6 @@ describe('demo view', () => {
     const mark = { planUid: UID, attempt: 1, since: T0 };
     assert.deepEqual(displayPhase(undefined, undefined, false), { phase: 'Pending', agent: false });
     assert.deepEqual(displayPhase(undefined, undefined, true), { phase: 'Skipped', agent: false });
-    assert.deepEqual(displayPhase({ ...mark, phase: 'Claimed' }, undefined, false), { phase: 'Pending', agent: false });
     assert.deepEqual(displayPhase({ ...mark, phase: 'Preparing' }, { observedPlanUID: UID, observedAttempt: 1, phase: 'Prepared' }, false), { phase: 'Prepared', agent: true });
     assert.deepEqual(displayPhase({ ...mark, phase: 'Preparing' }, { observedPlanUID: UID, observedAttempt: 0, phase: 'Prepared' }, false), { phase: 'Preparing', agent: false });
     assert.equal(displayPhase({ ...mark, phase: 'Executing' }, { observedPlanUID: UID, observedAttempt: 1, phase: 'Rebooted' }, false).phase, 'Rebooted');

@@ -26,14 +26,11 @@ function ours(name: string, phase: StoredPhase, o: { since?: number; cordoned?: 
 
 const released = (a: { release?: true }) => (a.release ? '+release' : '');
 const kinds = (out: PlannerOutput) =>
-  out.actions.map((a) => (a.kind === 'request' ? `request:${a.action}` : a.kind === 'uncordon' ? `uncordon>${a.then.phase}${released(a)}` : a.kind === 'mark' ? `mark:${a.mark.phase}${released(a)}` : a.kind));
+  out.actions.map((a) => (a.kind === 'request' ? `request:${a.action}` : a.kind === 'uncordon' ? `uncordon${a.then ? `>${a.then.phase}` : ''}${released(a)}` : a.kind === 'mark' ? `mark:${a.mark.phase}${released(a)}` : a.kind));
 const reasons = (out: PlannerOutput) => out.events.map((e) => e.reason);
 
 describe('per-node flow', () => {
   const cases: { what: string; node: NodeView; spec?: Record<string, unknown>; expect: string[]; events?: string[] }[] = [
-    { what: 'Claimed and schedulable → cordon and Prepare in one pass', node: ours('n1', 'Claimed', { cordoned: undefined, mark: { cordoned: undefined } }), expect: ['cordon', 'request:Prepare'] },
-    { what: 'Claimed and already unschedulable → Prepare, the cordon not ours', node: { ...ours('n1', 'Claimed', { mark: { cordoned: undefined } }), unschedulable: true, cordonedBy: 'someone' }, expect: ['request:Prepare'] },
-    { what: 'Cordoned → Prepare', node: ours('n1', 'Cordoned'), expect: ['request:Prepare'] },
     { what: 'Prepared for our attempt → Execute', node: ours('n1', 'Preparing', { report: { phase: 'Prepared' } }), expect: ['request:Execute'] },
     { what: 'Prepared for another attempt → wait', node: ours('n1', 'Preparing', { report: { phase: 'Prepared', observedAttempt: 7 } }), expect: [] },
     { what: 'Prepared reported from an earlier boot → wait', node: ours('n1', 'Preparing', { report: { phase: 'Prepared' }, node: { bootID: 'boot-9' } }), expect: [] },
@@ -69,19 +66,18 @@ describe('per-node flow', () => {
     assert.equal(lost.status.failedNodes?.length, 0, 'the status reports what the input holds');
   });
 
-  it('a new claim takes the next attempt and the matched devices, and cordons and asks for Prepare in the same pass', () => {
+  it('a start cordons, then claims with the next attempt, the matched devices and Prepare in one write', () => {
     const out = pass(plan(), [makeNode('n1', { record: { attempt: 4 } })]);
     assert.deepEqual(out.actions, [
-      { kind: 'claim', node: 'n1', attempt: 5, preserve: ['0000:05:00.0'] },
       { kind: 'cordon', node: 'n1' },
-      { kind: 'request', node: 'n1', action: 'Prepare', mark: { planUid: PLAN_UID, attempt: 5, phase: 'Preparing', since: NOW.toISOString(), cordoned: true } },
+      { kind: 'claim', node: 'n1', attempt: 5, preserve: ['0000:05:00.0'], mark: { planUid: PLAN_UID, attempt: 5, phase: 'Preparing', since: NOW.toISOString(), cordoned: true } },
     ]);
     assert.deepEqual(reasons(out), [], 'a node\'s one Normal event is NodeSucceeded');
   });
   it('a node succeeding in this pass frees its slot and its unavailability for a start in the same pass', () => {
     const p = plan({ strategy: { maxInFlight: 1, maxUnavailable: 1 } });
     const out = pass(p, [ours('a', 'Finishing', { report: { phase: 'Finished' } }), makeNode('b')]);
-    assert.deepEqual(kinds(out), ['uncordon>Succeeded+release', 'claim', 'cordon', 'request:Prepare']);
+    assert.deepEqual(kinds(out), ['uncordon>Succeeded+release', 'cordon', 'claim']);
     // A failing node frees nothing in its pass: the failure may halt the plan.
     const failing = pass(plan({ strategy: { maxInFlight: 1, maxUnavailable: 1 }, failurePolicy: { onFailure: 'Continue' } }), [ours('a', 'Finishing', { report: { phase: 'Failed' } }), makeNode('b')]);
     assert.deepEqual(kinds(failing), ['mark:Failed']);
@@ -109,8 +105,24 @@ describe('budgets', () => {
     assert.match(out.status.pauseReasons?.join('; ') ?? '', /maxUnavailable \(1\) is spent: 2 selected nodes are NotReady or cordoned \(a, c\)/);
     assert.match(out.status.pauseReasons?.join('; ') ?? '', /1 pending nodes are NotReady and wait \(c\)/);
   });
-  it('a claimed node not yet cordoned already counts as unavailable', () =>
-    assert.deepEqual(claims(pass(plan({ strategy: { maxInFlight: 5, maxUnavailable: 1 } }), [ours('a', 'Claimed', { cordoned: undefined, mark: { cordoned: undefined } }), makeNode('b')])), []));
+  it('our cordon left without a claim (the claim write was lost) is ours: claimed without a second cordon, at no extra unavailability', () => {
+    const out = pass(plan({ strategy: { maxInFlight: 5, maxUnavailable: 1 } }), [makeNode('a', { unschedulable: true, cordonedBy: PLAN_UID }), makeNode('b')]);
+    assert.deepEqual(kinds(out), ['claim']);
+    assert.equal(out.actions[0]?.kind === 'claim' && out.actions[0].mark.cordoned, true);
+  });
+  it('a cordon someone else made is not ours to lift later', () => {
+    const out = pass(plan(), [makeNode('a', { unschedulable: true })]);
+    assert.deepEqual(kinds(out), ['claim']);
+    assert.equal(out.actions[0]?.kind === 'claim' && out.actions[0].mark.cordoned, false);
+  });
+  it('our cordon on a node we neither claim nor start now is lifted', () => {
+    const orphan = makeNode('a', { unschedulable: true, cordonedBy: PLAN_UID });
+    assert.deepEqual(kinds(pass(plan({ strategy: { paused: true } }), [orphan])), ['uncordon']);
+    const deleting = pass(plan(), [orphan], true);
+    assert.deepEqual(kinds(deleting), ['uncordon']);
+    assert.equal(deleting.finalizable, false, 'the finalizer waits for the cordon to be lifted');
+    assert.equal(pass(plan(), [makeNode('a')], true).finalizable, true);
+  });
   it('the canary step takes one node, then its untimed pause waits for approval', () => {
     const p = plan({ strategy: { maxInFlight: 5, maxUnavailable: 5, steps: [{ nodes: 1, pause: {} }] } });
     assert.deepEqual(claims(pass(p, fleet(4))), ['n0']);
@@ -158,17 +170,18 @@ describe('windows, pause, abort, deletion', () => {
     assert.equal(findCondition(out.status.conditions, 'WaitingForWindow')?.status, 'True');
   });
   it('in-flight nodes go on outside a window', () =>
-    assert.deepEqual(kinds(pass(plan({ strategy: { windows: [{ schedule: '0 2 * * *', duration: '1h' }] } }), [ours('a', 'Cordoned')])), ['request:Prepare']));
+    assert.deepEqual(kinds(pass(plan({ strategy: { windows: [{ schedule: '0 2 * * *', duration: '1h' }] } }), [ours('a', 'Preparing', { report: { phase: 'Prepared' } })])), ['request:Execute']));
   it('spec.strategy.paused stops starts only', () => {
-    const out = pass(plan({ strategy: { paused: true } }), [ours('a', 'Cordoned'), makeNode('b')]);
-    assert.deepEqual(kinds(out), ['request:Prepare']);
+    const out = pass(plan({ strategy: { paused: true } }), [ours('a', 'Preparing', { report: { phase: 'Prepared' } }), makeNode('b')]);
+    assert.deepEqual(kinds(out), ['request:Execute']);
     assert.equal(out.status.phase, 'Paused');
     assert.equal(findCondition(out.status.conditions, 'Paused')?.reason, 'PausedBySpec');
   });
   it('abort cancels before the point of no return and lets the rest finish', () => {
     const p = plan({ abort: true });
-    const out = pass(p, [ours('a', 'Claimed', { cordoned: undefined, mark: { cordoned: undefined } }), ours('b', 'Preparing'), ours('c', 'Executing', { report: { phase: 'Verified', kexecIssuedAt: ago(MIN) } }), makeNode('d')]);
-    assert.deepEqual(kinds(out), ['mark:Cancelled+release', 'request:Cancel', 'request:Finish']);
+    const orphan = makeNode('a', { unschedulable: true, cordonedBy: PLAN_UID });
+    const out = pass(p, [orphan, ours('b', 'Preparing'), ours('c', 'Executing', { report: { phase: 'Verified', kexecIssuedAt: ago(MIN) } }), makeNode('d')]);
+    assert.deepEqual(kinds(out), ['request:Cancel', 'request:Finish', 'uncordon']);
     assert.equal(out.status.phase, 'Aborting');
     const cancelled = out.actions.find((a) => a.kind === 'request' && a.action === 'Cancel');
     assert.equal(cancelled?.kind === 'request' && cancelled.mark.failure, false);

@@ -24,7 +24,7 @@ const record = (annotations: Record<string, string> = {}) =>
 
 describe('node views', () => {
   it('read readiness, cordon, our cordon mark, boot id, claim and status', () => {
-    const mark = { planUid: 'uid-a', attempt: 2, phase: 'Claimed' as const, since: '2026-11-30T00:00:00.000Z' };
+    const mark = { planUid: 'uid-a', attempt: 2, phase: 'Preparing' as const, since: '2026-11-30T00:00:00.000Z' };
     const view = nodeView(node(), record({ [ROLLOUT_ANNOTATION]: writeMark(mark) }));
     assert.equal(view.ready, true);
     assert.equal(view.unschedulable, true);
