@@ -54,7 +54,6 @@ class World {
 
   /** The executor: applies actions in order with its guards (claim needs no claim, uncordon needs our cordon mark). */
   apply(actions: NodeAction[]): void {
-    const at = new Date(this.now).toISOString();
     for (const a of actions) {
       const { view } = this.nodes.get(a.node)!;
       const record = view.record!;
