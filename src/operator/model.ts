@@ -82,8 +82,8 @@ export type NodeAction =
    * a node we do not claim, which the next pass claims or lifts.
    */
   | { kind: 'cordon'; node: string }
-  /** Write spec.action (with target / preserve / compatibleFrom for Prepare) and the new mark in one patch. */
-  | { kind: 'request'; node: string; action: 'Prepare' | 'Execute' | 'Finish' | 'Cancel'; mark: RolloutMark }
+  /** Write spec.action and the new mark in one patch (Prepare comes with the claim). */
+  | { kind: 'request'; node: string; action: 'Execute' | 'Finish' | 'Cancel'; mark: RolloutMark }
   /** Update only the mark (e.g. Failed after the point of no return); `release` also drops the claim in the same patch. */
   | { kind: 'mark'; node: string; mark: RolloutMark; release?: true }
   /** Clear our cordon mark and unschedulable (only if the Node carries our mark), then mark `then` (and release), if given. */

@@ -77,7 +77,7 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
     step.deadline = deadline;
     return step;
   };
-  const request = (action: 'Prepare' | 'Execute' | 'Finish' | 'Cancel', then: RolloutMark) => {
+  const request = (action: 'Execute' | 'Finish' | 'Cancel', then: RolloutMark) => {
     step.actions.push({ kind: 'request', node: name, action, mark: then });
     return step;
   };
@@ -87,17 +87,16 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
     event('Warning', 'NodeFailed', 'Fail', `node ${name} failed (${reason}): ${message}; it stays cordoned for a human`);
     return step;
   };
-  /** Uncordon if we cordoned, then the terminal mark and the node given back in one write. */
-  const end = (then: RolloutMark) => step.actions.push(mark.cordoned === true ? { kind: 'uncordon', node: name, then, release: true } : { kind: 'mark', node: name, mark: then, release: true });
+  /** Uncordon if we cordoned (and `uncordon`: a soak came after the uncordon), then the terminal mark and the node given back in one write. */
+  const end = (then: RolloutMark, uncordon = true) =>
+    step.actions.push(uncordon && mark.cordoned === true ? { kind: 'uncordon', node: name, then, release: true } : { kind: 'mark', node: name, mark: then, release: true });
   const endCancelled = (reason: string, message: string, failure: boolean) => {
     end(next('Cancelled', { reason, message, failure }));
     event(failure ? 'Warning' : 'Normal', 'NodeCancelled', 'Cancel', `node ${name} cancelled before the point of no return (${reason}): ${message}`);
     return step;
   };
-  /** Succeeded and released in one write (after uncordoning, when `uncordon`: no soak, or it came before). */
   const succeed = (uncordon: boolean) => {
-    const then = next('Succeeded');
-    step.actions.push(uncordon && mark.cordoned === true ? { kind: 'uncordon', node: name, then, release: true } : { kind: 'mark', node: name, mark: then, release: true });
+    end(next('Succeeded'), uncordon);
     event('Normal', 'NodeSucceeded', 'Succeed', `node ${name} runs ${spec.target.kernel.release} (attempt ${mark.attempt})${outcome(reportFor(node, mark, planUid))}`);
     return step;
   };
