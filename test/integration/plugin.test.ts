@@ -30,10 +30,10 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `command args` to its end with KUBECONFIG set; stdin is not a terminal, or carries `input` when given. */
-function exec(command: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
+/** Runs `command args` in `cwd` to its end with KUBECONFIG set; stdin is not a terminal, or carries `input` when given. */
+function exec(command: string, args: string[], env: Record<string, string> = {}, input?: string, cwd = ROOT): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', KUBECONFIG: process.env.LIVEUPDATE_TEST_KUBECONFIG!, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', KUBECONFIG: process.env.LIVEUPDATE_TEST_KUBECONFIG!, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     trackChild(child);
     child.stdin?.end(input);
     let stdout = '';
@@ -195,7 +195,7 @@ describe('kubectl liveupdate (plugin) on a real rollout', () => {
     // approve: appended to spec.approvals; the spec pause still holds every start.
     const approved = ok(await plugin('approve', name), 'approve').stdout;
     const user = kc.getCurrentUser()!.name;
-    assert.match(approved, new RegExp(`approved step 0 of plan ${name} as ${user}`));
+    assert.match(approved, new RegExp(`approved step 0 of plan ${name} as ${user} \\(appended to spec.approvals\\); the rollout continues once resumed`));
     const withApproval = await plans.get(name);
     assert.deepEqual(withApproval.spec.approvals.map((a) => [a.step, a.by]), [[0, user]]);
     const held = await untilPlan(kc, name, 'the approval seen', (s) => (s.observedGeneration ?? 0) >= (withApproval.metadata.generation ?? 0), 30_000, context);
@@ -253,15 +253,17 @@ describe('kubectl liveupdate (plugin) on a real rollout', () => {
     const bin = path.join(dir, 'bin');
     await mkdir(bin, { recursive: true });
     const shim = path.join(bin, 'kubectl-liveupdate');
-    await writeFile(shim, `#!/bin/sh\nexec "${process.execPath}" -r ts-node/register "${PLUGIN}" "$@"\n`);
+    // From source, runnable from any directory: ts-node and the project's tsconfig named by absolute path.
+    const register = require.resolve('ts-node/register');
+    await writeFile(shim, `#!/bin/sh\nTS_NODE_PROJECT="${path.join(ROOT, 'tsconfig.json')}" exec "${process.execPath}" -r "${register}" "${PLUGIN}" "$@"\n`);
     await chmod(shim, 0o755);
     const kubectl = path.join(process.env.LIVEUPDATE_TEST_BIN_DIR ?? '', 'kubectl');
     const name = completed;
     assert.ok(name, 'the rollout test completed a plan');
-    const run = ok(await exec(kubectl, ['liveupdate', 'status', name], { PATH: `${bin}:${process.env.PATH}` }), 'kubectl liveupdate status');
+    const run = ok(await exec(kubectl, ['liveupdate', 'status', name], { PATH: `${bin}:${process.env.PATH}` }, undefined, dir), 'kubectl liveupdate status');
     assert.match(run.stdout, new RegExp(`^Name: +${name}$`, 'm'));
     assert.match(run.stdout, /^Phase: +Completed$/m);
-    const help = ok(await exec(kubectl, ['liveupdate', '--help'], { PATH: `${bin}:${process.env.PATH}` }), 'kubectl liveupdate --help');
+    const help = ok(await exec(kubectl, ['liveupdate', '--help'], { PATH: `${bin}:${process.env.PATH}` }, undefined, dir), 'kubectl liveupdate --help');
     assert.match(help.stdout, /^Usage: kubectl liveupdate /);
   });
 });

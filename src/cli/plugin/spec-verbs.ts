@@ -72,7 +72,7 @@ export async function approve(options: SpecVerbOptions): Promise<number> {
   return withCluster(options, async (api) => {
     let step = -1;
     let already: string | undefined;
-    await api.patchSpec(options.plan, (plan) => {
+    const plan = await api.patchSpec(options.plan, (plan) => {
       step = stepToApprove(plan, options.step);
       const earlier = plan.spec.approvals.find((a) => a.step === step);
       if (earlier) return void (already = `${earlier.by} at ${earlier.at}`);
@@ -81,7 +81,8 @@ export async function approve(options: SpecVerbOptions): Promise<number> {
       return { approvals: [...plan.spec.approvals, approval] };
     });
     if (already) return say(`step ${step} of plan ${options.plan} is already approved (by ${already})`);
-    return say(`approved step ${step} of plan ${options.plan} as ${api.user} (appended to spec.approvals); the rollout continues: ${follow(options.plan)}`);
+    const next = plan.spec.strategy.paused ? `the rollout continues once resumed (spec.strategy.paused is true): kubectl liveupdate resume ${options.plan}` : `the rollout continues: ${follow(options.plan)}`;
+    return say(`approved step ${step} of plan ${options.plan} as ${api.user} (appended to spec.approvals); ${next}`);
   });
 }
 
