@@ -7,6 +7,7 @@
 #     (--print-abi) and kexec (kexec-tools) executes;
 #   - the shipped gpu8 topology written as a fake sysfs tree (`sim sysfs`) and read back by the Linux host layer
 #     (`host inspect`): the data files and the sysfs reader work in the image, as non-root.
+# IMAGE=<oci layout>:<tag> tests that image instead of building (e.g. the Dockerfile's, see dockerfile-check.sh).
 # Needs root (runc creates namespaces) and: umoci, runc (apt-get install umoci runc) or crun.
 set -euo pipefail
 
@@ -21,7 +22,7 @@ fail() {
 }
 command -v "$runtime" >/dev/null 2>&1 || fail "'$runtime' not found (Debian: apt-get install $runtime)"
 
-image="$(bash "$here/build.sh")"
+image="${IMAGE:-$(bash "$here/build.sh")}"
 work="$(mktemp -d)"
 ids=()
 cleanup() {
