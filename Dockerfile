@@ -52,7 +52,7 @@ LABEL org.opencontainers.image.title="liveupdate-operator" \
       org.opencontainers.image.source="${SOURCE}"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kexec-tools \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 liveupdate \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin liveupdate
 WORKDIR /app
