@@ -238,7 +238,8 @@ export const plural = (n: number, what: string): string => `${n} ${what}${n === 
 
 function nodeLine(r: NodeRow): string {
   const parts = [`${r.node} ${r.phase}`, `kernel ${r.kernel}`];
-  if (r.phase === 'Preparing')
+  // The closure is the agent's answer to this attempt: known once it reports Prepared.
+  if (r.phase === 'Prepared')
     parts.push(r.preserved.devices === 0 ? 'no passthrough device to preserve' : `preserving ${plural(r.preserved.devices, 'device')} and ${plural(r.preserved.bridges, 'bridge')} above them`);
   if (r.dma.kind === 'continuous' || r.dma.kind === 'lost') parts.push(`DMA ${formatDma(r.dma)}`);
   if (r.reason) parts.push(`${r.reason}${r.message ? `: ${r.message}` : ''}`);

@@ -97,7 +97,7 @@ describe('liveupdate demo', { timeout: 600_000 }, () => {
     const out = run.output();
     assert.match(out, /approving it in 1 s, as `kubectl liveupdate approve demo-rollout` would/);
     assert.match(out, /Approved step 0 as `kubectl liveupdate approve demo-rollout` would/);
-    assert.match(out, /sim-node-01 Preparing {2}kernel 6\.19\.0-sim {2}preserving 8 devices and 16 bridges above them/);
+    assert.match(out, /sim-node-01 Prepared {2}kernel 6\.19\.0-sim {2}preserving 8 devices and 16 bridges above them/);
     assert.match(out, /The outcome is the one the plan prescribes\./);
     const summary = JSON.parse(await readFile(json, 'utf8')) as SummaryJson;
     assert.deepEqual(summary.plan, { name: 'demo-rollout', phase: 'Completed', progress: '2/2' });

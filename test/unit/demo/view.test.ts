@@ -96,12 +96,12 @@ describe('demo view', () => {
       '+  1.5s n1 Pending  kernel 6.19.0-sim',
     ]);
     assert.deepEqual(changeLines(first, view([record('n1', report())]), 2000), []);
-    const preparing = view([record('n1', report(), { phase: 'Preparing' }), record('n2', report({ preservation: [] }), { phase: 'Preparing' })]);
+    const preparing = view([record('n1', report({ phase: 'Prepared' }), { phase: 'Preparing' }), record('n2', report({ phase: 'Prepared', preservation: [] }), { phase: 'Preparing' })]);
     assert.deepEqual(changeLines(first, preparing, 12_345), [
-      '+ 12.3s n1 Preparing  kernel 6.19.0-sim  preserving 2 devices and 1 bridge above them',
-      '+ 12.3s n2 Preparing  kernel 6.19.0-sim  no passthrough device to preserve',
+      '+ 12.3s n1 Prepared  kernel 6.19.0-sim  preserving 2 devices and 1 bridge above them',
+      '+ 12.3s n2 Prepared  kernel 6.19.0-sim  no passthrough device to preserve',
     ]);
-    const cancelled = view([record('n1', report({ phase: 'Failed' }), { phase: 'Cancelled', reason: 'PrepareFailed', message: 'EIO' }), record('n2', report({ preservation: [] }), { phase: 'Preparing' })], {
+    const cancelled = view([record('n1', report({ phase: 'Failed' }), { phase: 'Cancelled', reason: 'PrepareFailed', message: 'EIO' }), record('n2', report({ phase: 'Prepared', preservation: [] }), { phase: 'Preparing' })], {
       phase: 'Failed',
       pauseReasons: ['the failure budget is exceeded (onFailure: Halt)'],
     });
