@@ -83,12 +83,7 @@ describe('real-kernel lane: Linux 7.2 LUO under QEMU with real kexec', () => {
   });
 
   const lane = (step: string, timeoutMs = STEP_MS): Promise<LaneLine> => guest!.waitFor(step, timeoutMs);
-  const bootOf = async (step: number): Promise<LaneLine> => {
-    await waitFor(`boot ${step}`, () => guest!.lines.some((l) => l.step === 'boot' && (l.detail as { step: number }).step === step) || (guest!.lines.some((l) => l.verdict === 'FAIL') && 'failed'), BOOT_MS, 200);
-    const line = guest!.lines.find((l) => l.step === 'boot' && (l.detail as { step: number }).step === step);
-    if (!line) throw new Error(`a guest step failed before boot ${step}: ${JSON.stringify(guest!.lines.filter((l) => l.verdict === 'FAIL'))}\n${guest!.tail()}`);
-    return line;
-  };
+  const bootOf = (step: number): Promise<LaneLine> => guest!.waitForBoot(step, BOOT_MS);
 
   it('peer: the kernel\'s own LUO selftests pass in the guest, across a real kexec for the kexec pairs', async () => {
     const first = await bootOf(1);

@@ -91,13 +91,19 @@ export class Guest {
     return this.console.slice(-count).join('\n');
   }
 
-  /**
-   * Waits for the first LANE line of `step` (after line index `after`). A FAIL, the guest's exit or the deadline
-   * rejects, with the console's last lines.
-   */
+  /** Waits for the first LANE line of `step` after line index `after`; its FAIL rejects (see waitForLine). */
   waitFor(step: string, timeoutMs: number, after = -1): Promise<LaneLine> {
+    return this.waitForLine(`step ${step}`, (l) => l.step === step && l.at > after, timeoutMs);
+  }
+
+  /** Waits for init's `boot` line of boot number `step` (1, 2, 3: see init.sh). */
+  waitForBoot(step: number, timeoutMs: number): Promise<LaneLine> {
+    return this.waitForLine(`boot ${step}`, (l) => l.step === 'boot' && (l.detail as { step?: number } | undefined)?.step === step, timeoutMs);
+  }
+
+  /** The first LANE line matching; a FAIL line, the guest's exit or the deadline rejects, with the console's last lines. */
+  private waitForLine(what: string, match: (line: LaneLine) => boolean, timeoutMs: number): Promise<LaneLine> {
     return new Promise((resolve, reject) => {
-      const started = Date.now();
       const finish = (error: string | undefined, line?: LaneLine) => {
         clearTimeout(timer);
         this.listeners.delete(probe);
@@ -105,12 +111,12 @@ export class Guest {
         else resolve(line!);
       };
       const probe = () => {
-        const line = this.lines.find((l) => l.step === step && l.at > after);
-        if (line?.verdict === 'FAIL') return finish(`guest step ${step} failed: ${JSON.stringify(line.detail)}`);
+        const line = this.lines.find(match);
+        if (line?.verdict === 'FAIL') return finish(`guest ${what} failed: ${JSON.stringify(line.detail)}`);
         if (line) return finish(undefined, line);
-        if (this.exitedWith) return finish(`the guest exited (${JSON.stringify(this.exitedWith)}) before step ${step}`);
+        if (this.exitedWith) return finish(`the guest exited (${JSON.stringify(this.exitedWith)}) before ${what}`);
       };
-      const timer = setTimeout(() => finish(`no LANE line for step ${step} within ${timeoutMs} ms (waited ${Date.now() - started} ms)`), timeoutMs);
+      const timer = setTimeout(() => finish(`no LANE line for ${what} within ${timeoutMs} ms`), timeoutMs);
       this.listeners.add(probe);
       probe();
     });
