@@ -147,13 +147,17 @@ describe('real-kernel lane: Linux 7.2 LUO under QEMU with real kexec', () => {
   });
 
   const status = async (): Promise<LiveUpdateNodeStatus> => (await records.get(node)).status ?? {};
-  const until = (what: string, check: (s: LiveUpdateNodeStatus) => boolean, timeoutMs = STEP_MS) =>
-    waitFor(`${node}: ${what}`, async () => {
+  /** The agent's status once `check` holds; fails at the deadline, or at once when the guest is gone. */
+  const until = async (what: string, check: (s: LiveUpdateNodeStatus) => boolean, timeoutMs = STEP_MS): Promise<LiveUpdateNodeStatus> => {
+    const seen = await waitFor(`${node}: ${what}`, async () => {
+      if (guest!.ended) return 'guest ended' as const;
       const s = await status();
       return check(s) ? s : undefined;
-    }, timeoutMs, 250).catch(async (err: Error) => {
-      throw new Error(`${err.message}\nlast status: ${JSON.stringify({ ...(await status().catch(() => ({}))), devices: undefined })}\n--- last console lines ---\n${guest!.tail()}`);
-    });
+    }, timeoutMs, 250).catch((err: Error) => err);
+    if (seen !== 'guest ended' && !(seen instanceof Error)) return seen;
+    const why = seen instanceof Error ? seen.message : `the guest ended before ${node}: ${what}`;
+    throw new Error(`${why}\nlast status: ${JSON.stringify({ ...(await status().catch(() => ({}))), devices: undefined })}\n--- last console lines ---\n${guest!.tail()}`);
+  };
   const release = async () => ((await bootOf(2)).detail as { release: string }).release;
   const prepareSpec = async (planUid: string, attempt: number, preserve: string[]) => ({
     planRef: { name: 'kernel-lane', uid: planUid },

@@ -86,6 +86,11 @@ export class Guest {
     );
   }
 
+  /** QEMU has exited (the guest powered off, panicked, or was killed as hung). */
+  get ended(): boolean {
+    return this.exitedWith !== undefined;
+  }
+
   /** The last console lines, for a failure message. */
   tail(count = 40): string {
     return this.console.slice(-count).join('\n');
@@ -116,7 +121,11 @@ export class Guest {
         if (line) return finish(undefined, line);
         if (this.exitedWith) return finish(`the guest exited (${JSON.stringify(this.exitedWith)}) before ${what}`);
       };
-      const timer = setTimeout(() => finish(`no LANE line for ${what} within ${timeoutMs} ms`), timeoutMs);
+      // A guest that missed a deadline is hung: it is killed, so every later wait fails at once instead of in turn.
+      const timer = setTimeout(() => {
+        finish(`no LANE line for ${what} within ${timeoutMs} ms: the guest is hung, killing it`);
+        this.child.kill('SIGKILL');
+      }, timeoutMs);
       this.listeners.add(probe);
       probe();
     });
