@@ -23,6 +23,7 @@ export interface GuestOptions {
   apiserverPort: number;
   consoleLog: string;
   memoryMb?: number;
+  /** Default 1: measured as fast as 2 under TCG here (82 s vs 82 s for the whole lane) at half the host CPU. */
   cpus?: number;
 }
 
@@ -51,7 +52,7 @@ export class Guest {
     // restrict=on: the guest reaches nothing but the one guestfwd, a per-connection relay to the host apiserver.
     const relay = `cmd:busybox nc 127.0.0.1 ${options.apiserverPort}`;
     const args = [
-      '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max', '-smp', String(options.cpus ?? 2), '-m', String(options.memoryMb ?? 1536),
+      '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max', '-smp', String(options.cpus ?? 1), '-m', String(options.memoryMb ?? 1536),
       '-nodefaults', '-display', 'none', '-serial', 'stdio', '-no-reboot',
       '-kernel', options.kernel, '-initrd', options.initramfs, '-append', cmdline,
       '-device', 'pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=0x4',
