@@ -19,10 +19,10 @@ for probe in "${!needs[@]}"; do
   if [[ $probe == /* ]]; then [[ -e $probe ]] && continue
   else PATH=$PATH:/usr/sbin:/sbin command -v "$probe" >/dev/null 2>&1 && continue
   fi
-  # busybox must be the static build: the guest has no libc for it.
   missing+=("${needs[$probe]}")
 done
-if ! file -L /bin/busybox 2>/dev/null | grep -q 'statically linked'; then missing+=(busybox-static); fi
+# busybox must be the static build: it runs before the guest has mounted its libraries.
+if [[ $(ldd /bin/busybox 2>&1 || true) != *'not a dynamic executable'* ]]; then missing+=(busybox-static); fi
 if ((${#missing[@]} > 0)); then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [[ $(id -u) -eq 0 ]]; then
