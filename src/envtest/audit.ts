@@ -19,6 +19,9 @@ export interface AuditEvent {
   userAgent?: string;
   objectRef?: { resource?: string; subresource?: string; name?: string; namespace?: string; apiGroup?: string };
   responseStatus?: { code?: number };
+  /** When the apiserver received the request and when it completed (RFC 3339, microseconds). */
+  requestReceivedTimestamp?: string;
+  stageTimestamp?: string;
 }
 
 /** Parses a JSON-lines audit log; a last line cut by a write in progress is skipped. */

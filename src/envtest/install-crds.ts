@@ -2,12 +2,13 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiException, ApiextensionsV1Api, KubeConfig, loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { ControlPlaneError, httpGet, kubeconfigFor, type Endpoint } from './endpoint';
+import { apiClient } from '../kube/connections';
 
 /** Creates (or replaces) every CRD in dir and waits until each is Established and its resource is served. */
 export async function installCrds(admin: Endpoint, dir: string, timeoutMs: number, log: (m: string) => void): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromString(kubeconfigFor(admin, 'installer'));
-  const api = kc.makeApiClient(ApiextensionsV1Api);
+  const api = apiClient(kc, ApiextensionsV1Api);
   const files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
   const crds: V1CustomResourceDefinition[] = [];
   for (const file of files) {

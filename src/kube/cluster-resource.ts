@@ -7,6 +7,7 @@ import { parseNode, parsePlan } from '../api/parse';
 import type { LiveUpdateNode } from '../api/node';
 import type { LiveUpdatePlan } from '../api/plan';
 import { isNotFound, withTransientRetry } from './retry';
+import { apiClient } from './connections';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const applyPatch = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -37,7 +38,7 @@ export class ClusterResource<T> {
     readonly plural: string,
     private readonly parse: (object: unknown) => T,
   ) {
-    this.api = kc.makeApiClient(CustomObjectsApi);
+    this.api = apiClient(kc, CustomObjectsApi);
   }
 
   private get kind() {

@@ -5,6 +5,7 @@ import { EventsV1Api, PatchStrategy, setHeaderOptions, type EventsV1Event, type 
 import { errorSummary, silentLogger, type Logger } from './log';
 import { microTime, v1MicroTime } from './micro-time';
 import { isNotFound, withTransientRetry } from './retry';
+import { apiClient } from './connections';
 
 export interface ObjectRef {
   apiVersion: string;
@@ -82,7 +83,7 @@ export class EventRecorder {
   private lastSweep = 0;
 
   constructor(private readonly options: EventRecorderOptions) {
-    this.api = options.kc.makeApiClient(EventsV1Api);
+    this.api = apiClient(options.kc, EventsV1Api);
     this.namespace = options.namespace ?? 'default';
     this.seriesWindowMs = options.seriesWindowMs ?? 6 * 60_000;
     this.log = options.log ?? silentLogger;

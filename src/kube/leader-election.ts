@@ -17,6 +17,7 @@ import {
 import { sleep } from './backoff';
 import { errorSummary, silentLogger, type Logger } from './log';
 import { v1MicroTime } from './micro-time';
+import { apiClient } from './connections';
 
 export interface LeaderElectorOptions {
   kc: KubeConfig;
@@ -112,7 +113,7 @@ export class LeaderElector {
     this.retryPeriodMs = retryPeriodMs;
     // The Lease holds whole seconds; rounding up keeps standbys waiting at least as long as we assume.
     this.leaseDurationSeconds = Math.ceil(leaseDurationMs / 1000);
-    this.api = options.kc.makeApiClient(CoordinationV1Api);
+    this.api = apiClient(options.kc, CoordinationV1Api);
     this.log = (options.log ?? silentLogger).child({ lease: `${options.namespace}/${options.name}`, identity: options.identity });
   }
 

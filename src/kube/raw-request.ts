@@ -3,6 +3,7 @@
 // shape for both keeps a single zod parser per kind. Errors are client-node's ApiException, like every other call.
 import { ApiException, HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
 import { fetch } from 'undici';
+import { reuseConnections } from './connections';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -17,7 +18,7 @@ export async function requestJson(
   const url = new URL(cluster.server + path);
   for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
   const ctx = new RequestContext(url.toString(), HttpMethod[method]);
-  await kc.applySecurityAuthentication(ctx);
+  await reuseConnections(kc).applySecurityAuthentication(ctx);
   const headers = ctx.getHeaders() as unknown as Record<string, string>;
   headers.Accept = 'application/json';
   if (options.body !== undefined) headers['Content-Type'] = options.contentType ?? 'application/json';

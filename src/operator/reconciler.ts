@@ -16,6 +16,7 @@ import type { RolloutMetrics } from './metrics';
 import { CLAIMED_AT_ANNOTATION, PLAN_FINALIZER, type NodeAction, type PlanEvent } from './model';
 import { planRollout } from './planner';
 import { validatePlan } from './validate';
+import { forEachLimited } from '../util/limited';
 import { nodeView, readMark } from './views';
 
 export interface ReconcilerDeps {
@@ -31,6 +32,8 @@ export interface ReconcilerDeps {
 
 /** How soon to look again while the caches catch up with our own writes. */
 const CACHE_WAIT_MS = 100;
+/** Nodes whose writes one pass sends at once. */
+const NODE_WRITE_CONCURRENCY = 10;
 /** Dashboards see progress at most this late; phase, pause, failure and list changes are written at once. */
 const PROGRESS_WRITE_INTERVAL_MS = 1000;
 
@@ -91,11 +94,10 @@ export class PlanReconciler {
     const out = planRollout({ plan, nodes: views, now, deleting });
     this.deps.metrics.planned(name, (performance.now() - passStart) / 1000);
     try {
-      for (const action of out.actions) {
-        const writes = await this.deps.executor.apply(plan, action);
-        this.expectations.record(name, writes);
-        this.observe(plan, action, now);
-      }
+      // Starts only once every other write of the pass is done: the slots they take were freed by those writes.
+      const isStart = (a: NodeAction) => a.kind === 'cordon' || a.kind === 'claim';
+      await this.applyByNode(plan, out.actions.filter((a) => !isStart(a)), now);
+      await this.applyByNode(plan, out.actions.filter(isStart), now);
     } finally {
       for (const event of out.events) this.emit(plan, event);
     }
@@ -123,6 +125,23 @@ export class PlanReconciler {
       return PROGRESS_WRITE_INTERVAL_MS - since;
     if (await writeStatusIfChanged(this.deps.planApi, plan, status)) this.statusWrittenAt.set(name, now.getTime());
     return undefined;
+  }
+
+  /**
+   * Each node's actions in order, nodes side by side (up to NODE_WRITE_CONCURRENCY): a pass that ends one node and
+   * starts others costs a couple of round trips, not one per write. A failed write stops that node's actions; the
+   * pass then fails as a whole and the next one re-plans from fresh caches.
+   */
+  private async applyByNode(plan: LiveUpdatePlan, actions: readonly NodeAction[], now: Date): Promise<void> {
+    const byNode = new Map<string, NodeAction[]>();
+    for (const a of actions) byNode.set(a.node, [...(byNode.get(a.node) ?? []), a]);
+    const name = plan.metadata.name ?? '';
+    await forEachLimited([...byNode.values()], NODE_WRITE_CONCURRENCY, async (group) => {
+      for (const action of group) {
+        this.expectations.record(name, await this.deps.executor.apply(plan, action));
+        this.observe(plan, action, now);
+      }
+    });
   }
 
   /** A spec the apiserver accepted but that cannot run: say which field and why, start nothing. */

@@ -32,6 +32,7 @@ import { SimAgentCrash, SimHost, SimNodeDownError } from '../host/sim/host';
 import type { SimLuoApi } from '../host/sim/kernel';
 import { Backoff, sleep } from '../kube/backoff';
 import { errorSummary, silentLogger, type Logger } from '../kube/log';
+import { forEachLimited } from '../util/limited';
 import { installKernels, type KernelsIndex } from './kernels';
 import { nodeLabels, nodeNames, nodePaths, sharedImageDir, topologyOf, type NamedTopology, type NodePaths } from './layout';
 import { registerNode, writeNodeStatus, type NodeBoot } from './node-object';
@@ -365,13 +366,4 @@ async function lastLine(file: string): Promise<string> {
   } catch {
     return '';
   }
-}
-
-/** Runs `fn` over `items` with at most `limit` calls in flight. */
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -5,6 +5,7 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Nod
 import { patchNode } from '../kube/core-writes';
 import { isConflict, withTransientRetry } from '../kube/retry';
 import type { ReadyCondition } from './ready';
+import { apiClient } from '../kube/connections';
 
 const strategicMerge = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
@@ -30,7 +31,7 @@ const SYSTEM_INFO = {
  * registration relies on). One left by an earlier run of the fleet (same dir) gets the labels and the status.
  */
 export async function registerNode(kc: KubeConfig, name: string, labels: Record<string, string>, ready: ReadyCondition, boot: NodeBoot): Promise<void> {
-  const api = kc.makeApiClient(CoreV1Api);
+  const api = apiClient(kc, CoreV1Api);
   const condition = { ...ready, lastHeartbeatTime: new Date(ready.lastHeartbeatTime), lastTransitionTime: new Date(ready.lastTransitionTime) };
   const body: V1Node = { metadata: { name, labels }, status: { conditions: [condition], nodeInfo: { ...SYSTEM_INFO, ...boot } } };
   try {
@@ -44,7 +45,7 @@ export async function registerNode(kc: KubeConfig, name: string, labels: Record<
 
 /** Writes the Ready condition and, when the node (re)booted, its boot id and kernel release. */
 export async function writeNodeStatus(kc: KubeConfig, name: string, ready: ReadyCondition, boot?: NodeBoot): Promise<void> {
-  const api = kc.makeApiClient(CoreV1Api);
+  const api = apiClient(kc, CoreV1Api);
   const body = { status: { conditions: [ready], ...(boot ? { nodeInfo: boot } : {}) } };
   await withTransientRetry(() => api.patchNodeStatus({ name, body }, strategicMerge));
 }
