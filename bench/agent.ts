@@ -6,15 +6,11 @@
 // the bulk; a few run as OS processes, whose boot figure includes Node and ts-node start-up.
 // Usage: npm run bench:agent -- [runs]   (default 50; process runs: min(5, runs))
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { runAgent } from '../src/agent/agent';
 import type { AgentExit } from '../src/agent/contract';
 import type { LiveUpdateNode, LiveUpdateNodeStatus } from '../src/api/node';
 import { auditTarget, type AuditEvent } from '../src/envtest/audit';
-import { LocalControlPlane } from '../src/envtest/control-plane';
 import { SimHost } from '../src/host/sim/host';
 import { sleep } from '../src/kube/backoff';
 import { nodeResource } from '../src/kube/cluster-resource';
@@ -26,6 +22,7 @@ import { defaultTopologyMix, NO_PASSTHROUGH, prepareNode } from '../src/sim/prep
 import { AgentProcess } from '../test/support/agent-process';
 import { waitFor } from '../test/support/wait';
 import { benchIdentity } from './identities';
+import { BenchResources } from './resources';
 import { machineLine, p99Row, publish } from './report';
 
 const TARGET = '6.19.4-lu2';
@@ -197,28 +194,15 @@ async function main(): Promise<void> {
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`runs must be a whole number >= 1, got ${process.argv[2]}`);
   const processRuns = Math.min(5, runs);
 
-  let plane: LocalControlPlane | undefined;
-  let bench: AgentBench | undefined;
-  let fleetDir: string | undefined;
-  let stopping: Promise<void> | undefined;
-  const cleanup = () =>
-    (stopping ??= (async () => {
-      await bench?.stop();
-      await plane?.stop();
-      if (fleetDir) await rm(fleetDir, { recursive: true, force: true });
-    })());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
-
+  const resources = new BenchResources();
   try {
     const started = performance.now();
-    plane = await LocalControlPlane.start({ crdDir: path.resolve(__dirname, '../crds'), audit: true });
-    const admin = new KubeConfig();
-    admin.loadFromString(plane.kubeconfig());
-    fleetDir = await mkdtemp(path.join(os.tmpdir(), 'bench-agent-'));
+    const { plane, admin } = await resources.controlPlane({ audit: true });
+    const fleetDir = await resources.scratchDir('bench-agent-');
     const agent = await benchIdentity(admin, fleetDir, AGENT_ACCOUNT);
     const kernels = await installKernels(sharedImageDir(fleetDir), fleetDir, [TARGET]);
     const topologies = (await defaultTopologyMix()).filter((t) => t.name !== NO_PASSTHROUGH.name);
-    bench = new AgentBench(admin, agent.kc, agent.file, fleetDir, kernels, topologies);
+    const bench = resources.add(new AgentBench(admin, agent.kc, agent.file, fleetDir, kernels, topologies), (b) => b.stop());
     await bench.start();
 
     const inProcess: UpdateFigures[] = [];
@@ -233,7 +217,7 @@ async function main(): Promise<void> {
     const perNode = [...inProcess, ...processes].map((u) => splitWrites(writesOn(audit, agent.user, u.node)));
     report(runs, processRuns, elapsedS, inProcess, processes, perNode);
   } finally {
-    await cleanup();
+    await resources.stop();
   }
 }
 

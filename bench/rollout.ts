@@ -9,13 +9,9 @@
 //             (Prepare written → Succeeded written) of the same run;
 //   writes    API writes per node update, by who (operator / agent) and what.
 // Usage: npm run bench:rollout -- [--nodes 200] [--max-in-flight 10] [--reboot-seconds 2]
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import { auditTarget, type AuditEvent } from '../src/envtest/audit';
-import { LocalControlPlane } from '../src/envtest/control-plane';
 import { freePort } from '../src/envtest/free-port';
 import { nodeResource, planResource } from '../src/kube/cluster-resource';
 import { SimFleet } from '../src/sim/fleet';
@@ -25,6 +21,7 @@ import { planFor, untilPlan } from '../test/support/e2e';
 import { OperatorProcess } from '../test/support/operator-process';
 import { waitFor } from '../test/support/wait';
 import { benchIdentity } from './identities';
+import { BenchResources } from './resources';
 import { InProcessAgents } from './in-process-agents';
 import { machineLine, maxRow, p99Row, publish, type Row } from './report';
 
@@ -116,34 +113,18 @@ async function main(): Promise<void> {
   const rebootSeconds = Number(values['reboot-seconds']);
   if (![nodes, maxInFlight].every((n) => Number.isInteger(n) && n >= 1) || !(rebootSeconds >= 0)) throw new Error('--nodes and --max-in-flight must be whole numbers >= 1, --reboot-seconds >= 0');
 
-  let plane: LocalControlPlane | undefined;
-  let fleet: SimFleet | undefined;
-  let operator: OperatorProcess | undefined;
-  let agents: InProcessAgents | undefined;
-  let dir: string | undefined;
-  let stopping: Promise<void> | undefined;
-  const cleanup = () =>
-    (stopping ??= (async () => {
-      await operator?.stop();
-      await fleet?.stop();
-      await agents?.stop();
-      await plane?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
-    })());
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
-
+  const resources = new BenchResources();
   try {
-    plane = await LocalControlPlane.start({ crdDir: path.resolve(__dirname, '../crds'), audit: true });
-    const admin = new KubeConfig();
-    admin.loadFromString(plane.kubeconfig());
-    dir = await mkdtemp(path.join(os.tmpdir(), 'bench-rollout-'));
+    const { plane, admin } = await resources.controlPlane({ audit: true });
+    const dir = await resources.scratchDir('bench-rollout-');
     const operatorId = await benchIdentity(admin, dir, 'bench-operator');
     const agentId = await benchIdentity(admin, dir, 'bench-agent');
 
     const setupStart = performance.now();
-    agents = new InProcessAgents(agentId.kc);
+    const agents = resources.add(new InProcessAgents(agentId.kc), (a) => a.stop());
     agents.start();
-    fleet = await SimFleet.start({
+    const fleet = resources.add(
+      await SimFleet.start({
       kc: admin,
       dir: path.join(dir, 'fleet'),
       nodes,
@@ -152,7 +133,9 @@ async function main(): Promise<void> {
       rebootSeconds,
       kernels: ['6.19.4-lu2'],
       agents: { kind: 'in-process', run: agents.run },
-    });
+      }),
+      (f) => f.stop(),
+    );
     await fleet.settled();
     const records = nodeResource(admin);
     const fleetNodes = fleet.nodes;
@@ -160,7 +143,7 @@ async function main(): Promise<void> {
     const setupS = (performance.now() - setupStart) / 1000;
 
     const probePort = await freePort();
-    const op = (operator = new OperatorProcess(operatorId.file, ['--plan-selector', 'bench=rollout', '--workers', '2', '--health-probe-bind-address', `127.0.0.1:${probePort}`], { LOG_LEVEL: 'warn' }));
+    const op = resources.add(new OperatorProcess(operatorId.file, ['--plan-selector', 'bench=rollout', '--workers', '2', '--health-probe-bind-address', `127.0.0.1:${probePort}`], { LOG_LEVEL: 'warn' }), (o) => o.stop());
     const operatorDied = op.exit.then(({ code, signal }) => Promise.reject(new Error(`the operator exited (${signal ?? code}):\n${op.log.slice(-4000)}`)));
     operatorDied.catch(() => undefined); // handled by the races below; after them, a stopped operator is no news
     await Promise.race([operatorReady(probePort), operatorDied]);
@@ -206,7 +189,7 @@ async function main(): Promise<void> {
     console.log(`\n${writes.detail}`);
     if (handoffs.some((h) => h < 0)) console.log(`note: ${handoffs.filter((h) => h < 0).length} handoff(s) negative: a Prepare was written before the success that should have freed its slot`);
   } finally {
-    await cleanup();
+    await resources.stop();
   }
 }
 

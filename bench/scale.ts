@@ -8,15 +8,13 @@
 //   reconciles per second and the operator's CPU under churn: the approved rollout running for --churn-seconds.
 // Usage: npm run bench:scale -- [--nodes 5000] [--idle-seconds 60] [--churn-seconds 30]
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { CoreNode } from '../src/api/core-node';
 import type { LiveUpdateNode } from '../src/api/node';
 import type { LiveUpdatePlan } from '../src/api/plan';
-import { LocalControlPlane } from '../src/envtest/control-plane';
 import { freePort } from '../src/envtest/free-port';
 import { nodeResource, planResource } from '../src/kube/cluster-resource';
 import { coreNodeKind } from '../src/kube/kinds';
@@ -30,6 +28,7 @@ import { projectPath } from '../src/util/package-root';
 import { planFor, untilPlan } from '../test/support/e2e';
 import { OperatorProcess } from '../test/support/operator-process';
 import { InProcessAgents } from './in-process-agents';
+import { BenchResources } from './resources';
 import { machineLine, maxRow, p99Row, publish } from './report';
 
 const HYPERVISOR = { 'node-role.example.com/hypervisor': 'true' };
@@ -90,35 +89,21 @@ async function main(): Promise<void> {
   const churnS = Number(values['churn-seconds']);
   if (!Number.isInteger(nodes) || nodes < 20 || !(idleS > 0) || !(churnS > 0)) throw new Error('--nodes must be a whole number >= 20; --idle-seconds and --churn-seconds > 0');
 
-  let plane: LocalControlPlane | undefined;
-  let fleet: SimFleet | undefined;
-  let agents: InProcessAgents | undefined;
-  let operator: OperatorProcess | undefined;
-  let dir: string | undefined;
-  let stopping: Promise<void> | undefined;
-  const cleanup = () =>
-    (stopping ??= (async () => {
-      await operator?.stop();
-      await fleet?.stop();
-      await agents?.stop();
-      await plane?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
-    })());
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
-
+  const resources = new BenchResources();
   try {
-    plane = await LocalControlPlane.start({ crdDir: path.resolve(__dirname, '../crds') });
-    const kc = new KubeConfig();
-    kc.loadFromString(plane.kubeconfig());
-    dir = await mkdtemp(path.join(os.tmpdir(), 'bench-scale-'));
+    const { plane, admin: kc } = await resources.controlPlane();
+    const dir = await resources.scratchDir('bench-scale-');
     const kubeconfig = path.join(dir, 'admin.kubeconfig');
     await writeFile(kubeconfig, plane.kubeconfig());
 
     const setupStart = performance.now();
-    agents = new InProcessAgents(kc);
+    const agents = resources.add(new InProcessAgents(kc), (a) => a.stop());
     agents.start();
     const topologies = await Promise.all(['gpu8.json', 'nvme-sriov.json'].map((f) => loadNamedTopology(projectPath('src', 'host', 'sim', 'topologies', f))));
-    fleet = await SimFleet.start({ kc, dir: path.join(dir, 'fleet'), nodes, prefix: 'scale', topologies, rebootSeconds: 1, kernels: ['6.19.4-lu2'], agents: { kind: 'in-process', run: agents.run } });
+    const fleet = resources.add(
+      await SimFleet.start({ kc, dir: path.join(dir, 'fleet'), nodes, prefix: 'scale', topologies, rebootSeconds: 1, kernels: ['6.19.4-lu2'], agents: { kind: 'in-process', run: agents.run } }),
+      (f) => f.stop(),
+    );
     await fleet.settled();
     const setupS = (performance.now() - setupStart) / 1000;
     console.error(`fleet of ${nodes} up in ${setupS.toFixed(0)} s`);
@@ -126,16 +111,16 @@ async function main(): Promise<void> {
     const port = await freePort();
     const metricsUrl = `http://127.0.0.1:${port}/metrics`;
     // The operator as it ships (compiled JavaScript, as the image runs it): ts-node and swc would add their own memory.
-    operator = new OperatorProcess(kubeconfig, ['--plan-selector', 'bench=scale', '--metrics-bind-address', `127.0.0.1:${port}`, '--workers', '2'], { LOG_LEVEL: 'warn' }, [builtCli()]);
+    const operator = resources.add(new OperatorProcess(kubeconfig, ['--plan-selector', 'bench=scale', '--metrics-bind-address', `127.0.0.1:${port}`, '--workers', '2'], { LOG_LEVEL: 'warn' }, [builtCli()]), (o) => o.stop());
     const pid = operator.pid!;
     const selector = { selector: { nodeSelector: { matchLabels: HYPERVISOR } } };
     const preview = planFor(fleet, { mode: 'Preview' }, selector, { bench: 'scale' });
     const execute = planFor(fleet, { maxInFlight: 10, maxUnavailable: 10, steps: [{ nodes: 10, pause: {} }, { nodes: '100%' }] }, selector, { bench: 'scale' });
     const plans = planResource(kc);
     await plans.create(preview);
-    const previewed = await untilPlan(kc, preview.metadata.name, 'Previewed', (s) => s.phase === 'Previewed' && (s.preview?.order.length ?? 0) > 0, 300_000, () => operator!.log.slice(-3000));
+    const previewed = await untilPlan(kc, preview.metadata.name, 'Previewed', (s) => s.phase === 'Previewed' && (s.preview?.order.length ?? 0) > 0, 300_000, () => operator.log.slice(-3000));
     await plans.create(execute);
-    await untilPlan(kc, execute.metadata.name, 'canary done, paused', (s) => s.phase === 'Paused', 300_000, () => operator!.log.slice(-3000));
+    await untilPlan(kc, execute.metadata.name, 'canary done, paused', (s) => s.phase === 'Paused', 300_000, () => operator.log.slice(-3000));
 
     // Idle: both plans in place, nothing changing.
     const idleCpu0 = await cpuSeconds(pid);
@@ -173,7 +158,7 @@ async function main(): Promise<void> {
       maxRow('Scale: operator RSS after churn', 256, churnRss / 2 ** 20, 'MB'),
     ]);
   } finally {
-    await cleanup();
+    await resources.stop();
   }
 }
 
