@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { load, loadAll } from 'js-yaml';
-import { INSTALL_MANIFEST, INSTALL_RELEASE, renderInstallManifest } from '../../src/api/generate';
+import { INSTALL_MANIFEST, INSTALL_RELEASE, renderInstallManifest } from '../../scripts/generate';
 import { LocalControlPlane } from '../../src/envtest/control-plane';
 import { ControllerMetrics } from '../../src/kube/metrics';
 import { RolloutMetrics } from '../../src/operator/metrics';
