@@ -12,7 +12,7 @@ export interface Row {
 }
 
 /** p50 / p99 / max of a sample, and its p99 for the verdict. */
-export function summary(values: readonly number[], unit = 'ms', digits = 0): { text: string; p99: number } {
+function summary(values: readonly number[], unit = 'ms', digits = 0): { text: string; p99: number } {
   const s = [...values].sort((a, b) => a - b);
   const f = (v: number) => v.toFixed(digits);
   return { text: `p50 ${f(percentile(s, 50))} / p99 ${f(percentile(s, 99))} / max ${f(s.at(-1)!)} ${unit} (n=${s.length})`, p99: percentile(s, 99) };
