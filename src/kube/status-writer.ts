@@ -6,6 +6,8 @@ type Json = unknown;
 const isObject = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** Absent, undefined and null all mean "no value" in a merge patch. */
 const isAbsent = (v: Json): boolean => v === undefined || v === null;
+/** Own keys only: `__proto__` is an ordinary key in JSON, not a way to Object.prototype. */
+const own = (o: Record<string, Json>, key: string): Json => (Object.hasOwn(o, key) ? o[key] : undefined);
 
 /** Deep equality ignoring key order, with undefined and missing keys equal. */
 export function semanticEqual(a: Json, b: Json): boolean {
@@ -15,7 +17,7 @@ export function semanticEqual(a: Json, b: Json): boolean {
   }
   if (isObject(a) && isObject(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    return [...keys].every((k) => semanticEqual(a[k], b[k]));
+    return [...keys].every((k) => semanticEqual(own(a, k), own(b, k)));
   }
   return Object.is(a, b);
 }
@@ -27,9 +29,10 @@ export function semanticEqual(a: Json, b: Json): boolean {
 export function mergePatchBetween(from: Json, to: Json): Json {
   if (semanticEqual(from, to)) return undefined;
   if (!isObject(from) || !isObject(to)) return isAbsent(to) ? null : to;
-  const patch: Record<string, Json> = {};
+  // Null prototype: assigning a `__proto__` key must make a property, not set the prototype.
+  const patch: Record<string, Json> = Object.create(null);
   for (const key of new Set([...Object.keys(from), ...Object.keys(to)])) {
-    const sub = mergePatchBetween(from[key], to[key]);
+    const sub = mergePatchBetween(own(from, key), own(to, key));
     if (sub !== undefined) patch[key] = sub;
   }
   return patch;
