@@ -30,7 +30,7 @@ export function mergePatchBetween(from: Json, to: Json): Json {
   if (semanticEqual(from, to)) return undefined;
   if (!isObject(from) || !isObject(to)) return isAbsent(to) ? null : to;
   // Null prototype: assigning a `__proto__` key must make a property, not set the prototype.
-  const patch: Record<string, Json> = Object.create(null);
+  const patch = Object.create(null) as Record<string, Json>;
   for (const key of new Set([...Object.keys(from), ...Object.keys(to)])) {
     const sub = mergePatchBetween(own(from, key), own(to, key));
     if (sub !== undefined) patch[key] = sub;

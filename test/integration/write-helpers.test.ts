@@ -128,7 +128,7 @@ describe('status diff', () => {
   function applyMergePatch(target: unknown, patch: unknown): unknown {
     if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
     // Null prototype and own reads: `__proto__` is an ordinary JSON key, as it is to the apiserver.
-    const result: Record<string, unknown> = Object.assign(Object.create(null), typeof target === 'object' && target !== null && !Array.isArray(target) ? target : {});
+    const result = Object.assign(Object.create(null) as Record<string, unknown>, typeof target === 'object' && target !== null && !Array.isArray(target) ? target : {});
     for (const [key, value] of Object.entries(patch)) {
       if (value === null) delete result[key];
       else result[key] = applyMergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value);
@@ -149,8 +149,8 @@ describe('status diff', () => {
   });
 
   it('treats `__proto__` as an ordinary key (the counterexample CI found)', () => {
-    const from = JSON.parse('{}');
-    const to = JSON.parse('{"":{"__proto__":0},"__proto__":{}}');
+    const from: unknown = JSON.parse('{}');
+    const to: unknown = JSON.parse('{"":{"__proto__":0},"__proto__":{}}');
     const patch = mergePatchBetween(from, to);
     assert.equal(JSON.stringify(patch), '{"":{"__proto__":0},"__proto__":{}}');
     assert.equal(semanticEqual(from, to), false);
