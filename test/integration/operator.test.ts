@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { CoordinationV1Api, CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { LiveUpdateNode } from '../../src/api/node';
 import type { LiveUpdatePlan, LiveUpdatePlanStatus } from '../../src/api/plan';
@@ -13,7 +13,7 @@ import { CLAIMED_AT_ANNOTATION, CORDONED_BY_ANNOTATION } from '../../src/operato
 import { readMark } from '../../src/operator/views';
 import { SimFleet } from '../../src/sim/fleet';
 import { writeNodeStatus } from '../../src/sim/node-object';
-import { planFor, startFleet, type E2eFleet } from '../support/e2e';
+import { planFor, startFleet, stopFleet, type E2eFleet } from '../support/e2e';
 import { adminKubeConfig, uniqueName } from '../support/kube';
 import { OperatorProcess } from '../support/operator-process';
 import { waitFor } from '../support/wait';
@@ -32,7 +32,8 @@ describe('operator (process) with agents on a simulated fleet', () => {
   let core: CoreV1Api;
   let dir: string;
   let operator: OperatorProcess;
-  const fleets: SimFleet[] = [];
+  /** The running test's fleets: stopped after each test, so idle agents of finished tests do not load the 2 cores. */
+  const fleets: E2eFleet[] = [];
 
   before(async () => {
     kc = adminKubeConfig();
@@ -43,17 +44,16 @@ describe('operator (process) with agents on a simulated fleet', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'operator-test-'));
     operator = new OperatorProcess(kubeconfig, ['--plan-selector', SCOPE_LABEL]);
   });
+  afterEach(() => Promise.all(fleets.splice(0).map((f) => stopFleet(kc, f))));
   after(async () => {
     await operator?.stop();
-    await Promise.all(fleets.map((f) => f.stop()));
-    for (const f of fleets) for (const n of f.nodes) await core.deleteNode({ name: n }).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   });
 
   /** Fault files live at <dir>/<prefix>-faults.json (startFleet's layout): tests write their faults there. */
   async function fleet(nodes: number, options: { api?: 'mainline' | 'legacy' } = {}): Promise<SimFleet> {
     const started = await startFleet(kc, kubeconfig, dir, nodes, { ...options, prefix: uniqueName('op') });
-    fleets.push(started.fleet);
+    fleets.push(started);
     return started.fleet;
   }
 
@@ -295,7 +295,7 @@ describe('operator failover and windows (own operators)', () => {
   let records: ClusterResource<LiveUpdateNode>;
   let dir: string;
   const operators: OperatorProcess[] = [];
-  const fleets: SimFleet[] = [];
+  const fleets: E2eFleet[] = [];
 
   before(async () => {
     kc = adminKubeConfig();
@@ -304,23 +304,19 @@ describe('operator failover and windows (own operators)', () => {
     records = nodeResource(kc);
     dir = await mkdtemp(path.join(os.tmpdir(), 'operator-failover-'));
   });
-  after(async () => {
-    await Promise.all(operators.map((o) => o.stop()));
-    await Promise.all(fleets.map((f) => f.stop()));
-    const core = kc.makeApiClient(CoreV1Api);
-    for (const f of fleets) for (const n of f.nodes) await core.deleteNode({ name: n }).catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
+  afterEach(async () => {
+    await Promise.all(operators.splice(0).map((o) => o.stop()));
+    await Promise.all(fleets.splice(0).map((f) => stopFleet(kc, f)));
   });
+  after(() => rm(dir, { recursive: true, force: true }));
 
-  const started = new Map<SimFleet, E2eFleet>();
-  async function fleet(nodes: number): Promise<SimFleet> {
+  async function fleet(nodes: number): Promise<E2eFleet> {
     const f = await startFleet(kc, kubeconfig, dir, nodes, { prefix: uniqueName('fo') });
-    fleets.push(f.fleet);
-    started.set(f.fleet, f);
-    return f.fleet;
+    fleets.push(f);
+    return f;
   }
 
-  const plan = (f: SimFleet, strategy: object) => planFor(f, { maxInFlight: 1, maxUnavailable: 1, ...strategy }, {}, SCOPE);
+  const plan = (f: E2eFleet, strategy: object) => planFor(f.fleet, { maxInFlight: 1, maxUnavailable: 1, ...strategy }, {}, SCOPE);
 
   it('killing the leader while a node is Executing: the standby takes over, no node is kexec\'d twice, the plan completes', async () => {
     const f = await fleet(3);
@@ -335,7 +331,7 @@ describe('operator failover and windows (own operators)', () => {
     const body = plan(f, {});
     await plans.create(body);
     await waitFor('a node is Executing', async () => {
-      for (const n of f.nodes) if ((await records.get(n)).spec.action === 'Execute') return true;
+      for (const n of f.fleet.nodes) if ((await records.get(n)).spec.action === 'Execute') return true;
       return false;
     }, 60_000, 20);
     const [leader, standby] = leaderId.startsWith('replica-a') ? [a, b] : [b, a];
@@ -348,7 +344,7 @@ describe('operator failover and windows (own operators)', () => {
       throw new Error(`${err.message}\nstandby log:\n${standby.log.slice(-4000)}`);
     });
     assert.equal(done.summary?.succeeded, 3);
-    for (const n of f.nodes) assert.equal(await started.get(f)!.boots(n), 2, `${n}: exactly one kexec`);
+    for (const n of f.fleet.nodes) assert.equal(await f.boots(n), 2, `${n}: exactly one kexec`);
   });
 
   it('a window that closes mid-rollout: nodes start only inside it, the in-flight node finishes, the next waits for the next window', async () => {
@@ -368,7 +364,7 @@ describe('operator failover and windows (own operators)', () => {
       return s?.phase === 'Completed' ? s : undefined;
     }, 150_000, 500);
     assert.equal(done.summary?.succeeded, 2);
-    for (const n of f.nodes) {
+    for (const n of f.fleet.nodes) {
       const claimedAt = new Date((await records.get(n)).metadata.annotations?.[CLAIMED_AT_ANNOTATION] ?? '');
       assert.ok(claimedAt.getUTCSeconds() < 5, `${n} started at ${claimedAt.toISOString()}, outside the window`);
     }
