@@ -62,10 +62,13 @@ export async function runAgent(options: AgentOptions): Promise<AgentExit> {
   // Spec changes only: the agent's own status writes must not wake it (the heartbeat uses requeueAfter).
   controller.watch(records, { generationChanged: true });
   void records.waitForSync().then((synced) => synced && controller.queue.add(options.node));
-  await mkdir(options.stateDir, { recursive: true });
+  // Listen before the first await, and honour a signal that already fired: a stop that comes while the agent starts
+  // (a SIGTERM during start-up, a fleet stopping) must not be lost. A manager stopped before start() shuts down at once.
   const stop = (): void => manager.stop();
   options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) stop();
   try {
+    await mkdir(options.stateDir, { recursive: true });
     await manager.start();
   } finally {
     options.signal?.removeEventListener('abort', stop);

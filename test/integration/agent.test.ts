@@ -8,7 +8,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { LiveUpdateNode, LiveUpdateNodeStatus } from '../../src/api/node';
+import { runAgent } from '../../src/agent/agent';
 import { JOURNAL_FILE } from '../../src/agent/journal';
+import { SimHost } from '../../src/host/sim/host';
 import type { SimLuoApi } from '../../src/host/sim/kernel';
 import { loadTopologyFile } from '../../src/host/sim/topology';
 import { nodeResource, type ClusterResource } from '../../src/kube/cluster-resource';
@@ -460,5 +462,20 @@ describe('node agent (process, simulated host, real apiserver)', () => {
     await until(node, 'attempt 2 prepared', (s) => s.phase === 'Prepared' && s.observedAttempt === 2);
     await executeAndReboot(node);
     await until(node, 'Verified', (s) => s.phase === 'Verified' && s.observedAttempt === 2);
+  });
+
+  it('in process: a stop that comes before or while the agent starts is not lost (it returns stopped, having done nothing)', async () => {
+    for (const when of ['before', 'during start-up'] as const) {
+      const node = await simNode();
+      const host = await SimHost.open({ dir: node.paths.simDir, node: node.name, imageDir: node.paths.imageDir });
+      const stop = new AbortController();
+      if (when === 'before') stop.abort();
+      const run = runAgent({ kc, node: node.name, host, stateDir: node.paths.stateDir, signal: stop.signal });
+      if (when === 'during start-up') stop.abort(); // runAgent is at its first await
+      // Before the fix the agent never ended here; the deadline only bounds the wait.
+      const exit = await Promise.race([run, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 20_000).unref())]);
+      assert.deepEqual(exit, { kind: 'stopped' }, `stop ${when}`);
+      assert.equal(await records.get(node.name).catch(() => undefined), undefined, `stop ${when}: no LiveUpdateNode was created`);
+    }
   });
 });
