@@ -11,6 +11,7 @@
 // Usage: npm run bench:rollout -- [--nodes 200] [--max-in-flight 10] [--reboot-seconds 2]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { OPERATOR_RUNTIME_ENV } from '../src/api/chart-values';
 import { auditTarget, type AuditEvent } from '../src/envtest/audit';
 import { freePort } from '../src/envtest/free-port';
 import { nodeResource, planResource } from '../src/kube/cluster-resource';
@@ -143,7 +144,7 @@ async function main(): Promise<void> {
     const setupS = (performance.now() - setupStart) / 1000;
 
     const probePort = await freePort();
-    const op = resources.add(new OperatorProcess(operatorId.file, ['--plan-selector', 'bench=rollout', '--workers', '2', '--health-probe-bind-address', `127.0.0.1:${probePort}`], { LOG_LEVEL: 'warn' }), (o) => o.stop());
+    const op = resources.add(new OperatorProcess(operatorId.file, ['--plan-selector', 'bench=rollout', '--workers', '2', '--health-probe-bind-address', `127.0.0.1:${probePort}`], { LOG_LEVEL: 'warn', ...OPERATOR_RUNTIME_ENV }), (o) => o.stop());
     const operatorDied = op.exit.then(({ code, signal }) => Promise.reject(new Error(`the operator exited (${signal ?? code}):\n${op.log.slice(-4000)}`)));
     operatorDied.catch(() => undefined); // handled by the races below; after them, a stopped operator is no news
     await Promise.race([operatorReady(probePort), operatorDied]);

@@ -12,6 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { OPERATOR_RUNTIME_ENV } from '../src/api/chart-values';
 import type { CoreNode } from '../src/api/core-node';
 import type { LiveUpdateNode } from '../src/api/node';
 import type { LiveUpdatePlan } from '../src/api/plan';
@@ -113,8 +114,10 @@ async function main(): Promise<void> {
 
     const port = await freePort();
     const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-    // The operator as it ships (compiled JavaScript, as the image runs it): ts-node and swc would add their own memory.
-    const operator = resources.add(new OperatorProcess(kubeconfig, ['--plan-selector', 'bench=scale', '--metrics-bind-address', `127.0.0.1:${port}`, '--workers', '2'], { LOG_LEVEL: 'warn' }, [...v8Flags, builtCli()]), (o) => o.stop());
+    // The operator as it ships: compiled JavaScript, as the image runs it (ts-node and swc would add their own memory),
+    // with the chart's runtime memory settings.
+    const env = { LOG_LEVEL: 'warn', ...OPERATOR_RUNTIME_ENV };
+    const operator = resources.add(new OperatorProcess(kubeconfig, ['--plan-selector', 'bench=scale', '--metrics-bind-address', `127.0.0.1:${port}`, '--workers', '2'], env, [...v8Flags, builtCli()]), (o) => o.stop());
     const pid = operator.pid!;
     // Thousands of simulated agents share this process's event loop: give them time (the operator is what is measured).
     const selector = { selector: { nodeSelector: { matchLabels: HYPERVISOR } }, timeouts: { prepare: '10m', nodeReturn: '10m', verify: '10m', finish: '10m' } };
@@ -150,7 +153,7 @@ async function main(): Promise<void> {
     const churnRss = await rssBytes(pid);
     const progress = (await plans.get(execute.metadata.name)).status?.progress;
 
-    if (v8Flags.length) console.log(`operator V8 flags: ${v8Flags.join(' ')}`);
+    console.log(`operator runtime: ${Object.entries(OPERATOR_RUNTIME_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}${v8Flags.length ? `, V8 flags ${v8Flags.join(' ')}` : ''}`);
     console.log(`scale: ${nodes} simulated nodes (gpu8 / nvme-sriov inventories, in-process agents on one shared informer), fleet set-up ${setupS.toFixed(0)} s`);
     console.log(`plans: ${preview.metadata.name} Preview (${previewed.preview?.order.length} nodes in order), ${execute.metadata.name} Execute (canary 10, then maxInFlight 10; ${progress} after churn)`);
     console.log(`${machineLine()}\n`);

@@ -24,14 +24,10 @@ export async function renderInstallManifest(helm: string): Promise<string> {
 async function main(): Promise<number> {
   const check = process.argv.includes('--check');
   let drift = 0;
-  const files = generatedFiles();
-  const { helm } = await resolveBinaries().catch(() => ({ helm: undefined }));
-  if (helm) files.set(INSTALL_MANIFEST, await renderInstallManifest(helm));
-  else console.warn(`warning: no helm (bash scripts/control-plane-binaries.sh builds it): ${INSTALL_MANIFEST} not rendered`);
-  for (const [file, content] of files) {
+  const sync = async (file: string, content: string): Promise<void> => {
     const target = projectPath(file);
     const current = await readFile(target, 'utf8').catch(() => '');
-    if (current === content) continue;
+    if (current === content) return;
     if (check) {
       console.error(`${file} differs from what \`npm run gen\` produces`);
       drift++;
@@ -39,7 +35,12 @@ async function main(): Promise<number> {
       await writeFile(target, content);
       console.log(`wrote ${file}`);
     }
-  }
+  };
+  for (const [file, content] of generatedFiles()) await sync(file, content);
+  // After the chart's own files: helm renders the chart as it is on disk (values.yaml included).
+  const { helm } = await resolveBinaries().catch(() => ({ helm: undefined }));
+  if (helm) await sync(INSTALL_MANIFEST, await renderInstallManifest(helm));
+  else console.warn(`warning: no helm (bash scripts/control-plane-binaries.sh builds it): ${INSTALL_MANIFEST} not rendered`);
   return drift === 0 ? 0 : 1;
 }
 

@@ -26,6 +26,36 @@ const SYSTEM_INFO = {
   systemUUID: '',
 };
 
+/** How many images a kubelet reports at most (its nodeStatusMaxImages default). */
+const REPORTED_IMAGES = 50;
+
+/**
+ * The rest of what a kubelet reports about a hypervisor: capacity, addresses, the other conditions and its 50 largest
+ * images. Most of a real Node's size; the simulated Nodes carry it so fleet-scale figures hold for real Nodes.
+ */
+function machineStatus(name: string, readyAt: Date) {
+  const pressure = (type: string, reason: string, message: string) => ({ type, status: 'False', reason, message, lastHeartbeatTime: readyAt, lastTransitionTime: readyAt });
+  const resources = { cpu: '192', memory: '1583292Mi', 'ephemeral-storage': '1844203Mi', 'hugepages-1Gi': '1024Gi', 'hugepages-2Mi': '0', pods: '110' };
+  return {
+    capacity: resources,
+    allocatable: { ...resources, cpu: '188', memory: '1546012Mi' },
+    addresses: [
+      { type: 'InternalIP', address: '10.0.0.1' },
+      { type: 'Hostname', address: name },
+    ],
+    daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+    images: Array.from({ length: REPORTED_IMAGES }, (_, i) => ({
+      names: [`registry.example.com/platform/component-${i}@sha256:${i.toString(16).padStart(64, '0')}`, `registry.example.com/platform/component-${i}:v1.${i}.0`],
+      sizeBytes: 50_000_000 + i * 1_000_003,
+    })),
+    extraConditions: [
+      pressure('MemoryPressure', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
+      pressure('DiskPressure', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
+      pressure('PIDPressure', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
+    ],
+  };
+}
+
 /**
  * Creates the Node with its labels and first Ready condition (a Node's status is kept on create, as the kubelet's
  * registration relies on). One left by an earlier run of the fleet (same dir) gets the labels and the status.
@@ -33,7 +63,8 @@ const SYSTEM_INFO = {
 export async function registerNode(kc: KubeConfig, name: string, labels: Record<string, string>, ready: ReadyCondition, boot: NodeBoot): Promise<void> {
   const api = apiClient(kc, CoreV1Api);
   const condition = { ...ready, lastHeartbeatTime: new Date(ready.lastHeartbeatTime), lastTransitionTime: new Date(ready.lastTransitionTime) };
-  const body: V1Node = { metadata: { name, labels }, status: { conditions: [condition], nodeInfo: { ...SYSTEM_INFO, ...boot } } };
+  const { extraConditions, ...machine } = machineStatus(name, condition.lastHeartbeatTime);
+  const body: V1Node = { metadata: { name, labels }, status: { ...machine, conditions: [...extraConditions, condition], nodeInfo: { ...SYSTEM_INFO, ...boot } } };
   try {
     await withTransientRetry(() => api.createNode({ body }));
   } catch (err) {

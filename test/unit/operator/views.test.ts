@@ -42,6 +42,21 @@ describe('node views', () => {
     assert.equal(view.record, undefined);
   });
 
+  it('a parsed Node keeps only what the operator reads (the cache holds every Node of the fleet)', () => {
+    const parsed = node({
+      spec: { unschedulable: true, podCIDR: '10.0.0.0/24', taints: [{ key: 'k', effect: 'NoSchedule' }] },
+      status: {
+        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: '2026-12-01T00:00:00Z' }],
+        nodeInfo: { bootID: 'boot-1', kernelVersion: '6.19.0', osImage: 'Debian GNU/Linux 13' },
+        images: [{ names: ['registry.example/app@sha256:0123'], sizeBytes: 123456789 }],
+        capacity: { cpu: '128', memory: '1Ti' },
+      },
+    });
+    assert.deepEqual(parsed.spec, { unschedulable: true });
+    assert.deepEqual(parsed.status, { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { bootID: 'boot-1', kernelVersion: '6.19.0' } });
+    assert.deepEqual(parsed.metadata.labels, { zone: 'a' });
+  });
+
   it('an unreadable mark is treated as absent', () => {
     assert.equal(readMark(record({ [ROLLOUT_ANNOTATION]: '{not json' })), undefined);
     assert.equal(readMark(record({ [ROLLOUT_ANNOTATION]: JSON.stringify({ planUid: 'x', phase: 'Sideways' }) })), undefined);
