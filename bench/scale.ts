@@ -7,6 +7,7 @@
 //   (node views + planner) timed here over the objects listed from the apiserver;
 //   reconciles per second and the operator's CPU under churn: the approved rollout running for --churn-seconds.
 // Usage: npm run bench:scale -- [--nodes 5000] [--idle-seconds 60] [--churn-seconds 30] [--operator-v8-flags '--max-semi-space-size=2']
+//          [--operator-env 'NODE_OPTIONS=… MALLOC_ARENA_MAX=…' (default: the chart's operator.runtimeEnv; '' for none)]
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -85,9 +86,11 @@ function builtCli(): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { nodes: { type: 'string', default: '5000' }, 'idle-seconds': { type: 'string', default: '60' }, 'churn-seconds': { type: 'string', default: '30' }, 'operator-v8-flags': { type: 'string', default: '' } },
+    options: { nodes: { type: 'string', default: '5000' }, 'idle-seconds': { type: 'string', default: '60' }, 'churn-seconds': { type: 'string', default: '30' }, 'operator-v8-flags': { type: 'string', default: '' }, 'operator-env': { type: 'string' } },
   });
   const v8Flags = values['operator-v8-flags'].split(' ').filter(Boolean);
+  // --operator-env replaces the chart's operator.runtimeEnv ('' runs the operator with Node's and glibc's defaults).
+  const runtimeEnv = values['operator-env'] === undefined ? OPERATOR_RUNTIME_ENV : Object.fromEntries(values['operator-env'].split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const nodes = Number(values.nodes);
   const idleS = Number(values['idle-seconds']);
   const churnS = Number(values['churn-seconds']);
@@ -116,7 +119,7 @@ async function main(): Promise<void> {
     const metricsUrl = `http://127.0.0.1:${port}/metrics`;
     // The operator as it ships: compiled JavaScript, as the image runs it (ts-node and swc would add their own memory),
     // with the chart's runtime memory settings.
-    const env = { LOG_LEVEL: 'warn', ...OPERATOR_RUNTIME_ENV };
+    const env = { LOG_LEVEL: 'warn', ...runtimeEnv };
     const operator = resources.add(new OperatorProcess(kubeconfig, ['--plan-selector', 'bench=scale', '--metrics-bind-address', `127.0.0.1:${port}`, '--workers', '2'], env, [...v8Flags, builtCli()]), (o) => o.stop());
     const pid = operator.pid!;
     // Thousands of simulated agents share this process's event loop: give them time (the operator is what is measured).
@@ -153,7 +156,7 @@ async function main(): Promise<void> {
     const churnRss = await rssBytes(pid);
     const progress = (await plans.get(execute.metadata.name)).status?.progress;
 
-    console.log(`operator runtime: ${Object.entries(OPERATOR_RUNTIME_ENV).map(([k, v]) => `${k}=${v}`).join(' ')}${v8Flags.length ? `, V8 flags ${v8Flags.join(' ')}` : ''}`);
+    console.log(`operator runtime: ${Object.entries(runtimeEnv).map(([k, v]) => `${k}=${v}`).join(' ')}${v8Flags.length ? `, V8 flags ${v8Flags.join(' ')}` : ''}`);
     console.log(`scale: ${nodes} simulated nodes (gpu8 / nvme-sriov inventories, in-process agents on one shared informer), fleet set-up ${setupS.toFixed(0)} s`);
     console.log(`plans: ${preview.metadata.name} Preview (${previewed.preview?.order.length} nodes in order), ${execute.metadata.name} Execute (canary 10, then maxInFlight 10; ${progress} after churn)`);
     console.log(`${machineLine()}\n`);
