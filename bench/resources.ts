@@ -4,7 +4,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { OPERATOR_RUNTIME_ENV } from '../src/api/chart-values';
 import { LocalControlPlane } from '../src/envtest/control-plane';
+
+/**
+ * The operator process's runtime env: the chart's operator.runtimeEnv, or what an --operator-env flag says instead
+ * ('K=V K2=V2'; '' for Node's and glibc's defaults), for comparing memory settings.
+ */
+export function operatorRuntimeEnv(flag: string | undefined): Record<string, string> {
+  if (flag === undefined) return OPERATOR_RUNTIME_ENV;
+  return Object.fromEntries(flag.split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
 
 export class BenchResources {
   private readonly stops: (() => Promise<unknown>)[] = [];

@@ -8,10 +8,9 @@
 //   makespan  plan created → last node Succeeded, over ideal = ceil(N / maxInFlight) × the mean per-node time
 //             (Prepare written → Succeeded written) of the same run;
 //   writes    API writes per node update, by who (operator / agent) and what.
-// Usage: npm run bench:rollout -- [--nodes 200] [--max-in-flight 10] [--reboot-seconds 2]
+// Usage: npm run bench:rollout -- [--nodes 200] [--max-in-flight 10] [--reboot-seconds 2] [--operator-env 'K=V …' (default: the chart's operator.runtimeEnv; '' for none)]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { OPERATOR_RUNTIME_ENV } from '../src/api/chart-values';
 import { auditTarget, type AuditEvent } from '../src/envtest/audit';
 import { freePort } from '../src/envtest/free-port';
 import { nodeResource, planResource } from '../src/kube/cluster-resource';
@@ -22,7 +21,7 @@ import { planFor, untilPlan } from '../test/support/e2e';
 import { OperatorProcess } from '../test/support/operator-process';
 import { waitFor } from '../test/support/wait';
 import { benchIdentity } from './identities';
-import { BenchResources } from './resources';
+import { BenchResources, operatorRuntimeEnv } from './resources';
 import { InProcessAgents } from './in-process-agents';
 import { machineLine, maxRow, p99Row, publish, type Row } from './report';
 
@@ -107,7 +106,7 @@ function writeRows(events: readonly AuditEvent[], users: { operator: string; age
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { nodes: { type: 'string', default: '200' }, 'max-in-flight': { type: 'string', default: '10' }, 'reboot-seconds': { type: 'string', default: '2' } },
+    options: { nodes: { type: 'string', default: '200' }, 'max-in-flight': { type: 'string', default: '10' }, 'reboot-seconds': { type: 'string', default: '2' }, 'operator-env': { type: 'string' } },
   });
   const nodes = Number(values.nodes);
   const maxInFlight = Number(values['max-in-flight']);
@@ -144,7 +143,7 @@ async function main(): Promise<void> {
     const setupS = (performance.now() - setupStart) / 1000;
 
     const probePort = await freePort();
-    const op = resources.add(new OperatorProcess(operatorId.file, ['--plan-selector', 'bench=rollout', '--workers', '2', '--health-probe-bind-address', `127.0.0.1:${probePort}`], { LOG_LEVEL: 'warn', ...OPERATOR_RUNTIME_ENV }), (o) => o.stop());
+    const op = resources.add(new OperatorProcess(operatorId.file, ['--plan-selector', 'bench=rollout', '--workers', '2', '--health-probe-bind-address', `127.0.0.1:${probePort}`], { LOG_LEVEL: 'warn', ...operatorRuntimeEnv(values['operator-env']) }), (o) => o.stop());
     const operatorDied = op.exit.then(({ code, signal }) => Promise.reject(new Error(`the operator exited (${signal ?? code}):\n${op.log.slice(-4000)}`)));
     operatorDied.catch(() => undefined); // handled by the races below; after them, a stopped operator is no news
     await Promise.race([operatorReady(probePort), operatorDied]);

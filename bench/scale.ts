@@ -13,7 +13,6 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { OPERATOR_RUNTIME_ENV } from '../src/api/chart-values';
 import type { CoreNode } from '../src/api/core-node';
 import type { LiveUpdateNode } from '../src/api/node';
 import type { LiveUpdatePlan } from '../src/api/plan';
@@ -30,7 +29,7 @@ import { projectPath } from '../src/util/package-root';
 import { planFor, untilPlan } from '../test/support/e2e';
 import { OperatorProcess } from '../test/support/operator-process';
 import { InProcessAgents } from './in-process-agents';
-import { BenchResources } from './resources';
+import { BenchResources, operatorRuntimeEnv } from './resources';
 import { machineLine, maxRow, p99Row, publish } from './report';
 
 const HYPERVISOR = { 'node-role.example.com/hypervisor': 'true' };
@@ -89,8 +88,7 @@ async function main(): Promise<void> {
     options: { nodes: { type: 'string', default: '5000' }, 'idle-seconds': { type: 'string', default: '60' }, 'churn-seconds': { type: 'string', default: '30' }, 'operator-v8-flags': { type: 'string', default: '' }, 'operator-env': { type: 'string' } },
   });
   const v8Flags = values['operator-v8-flags'].split(' ').filter(Boolean);
-  // --operator-env replaces the chart's operator.runtimeEnv ('' runs the operator with Node's and glibc's defaults).
-  const runtimeEnv = values['operator-env'] === undefined ? OPERATOR_RUNTIME_ENV : Object.fromEntries(values['operator-env'].split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const runtimeEnv = operatorRuntimeEnv(values['operator-env']);
   const nodes = Number(values.nodes);
   const idleS = Number(values['idle-seconds']);
   const churnS = Number(values['churn-seconds']);
