@@ -132,6 +132,7 @@ async function main(): Promise<void> {
       topologies: await benchTopologies(),
       rebootSeconds,
       kernels: ['6.19.4-lu2'],
+      fullKubeletStatus: true,
       agents: { kind: 'in-process', run: agents.run },
       }),
       (f) => f.stop(),

@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     agents.start();
     const topologies = await Promise.all(['gpu8.json', 'nvme-sriov.json'].map((f) => loadNamedTopology(projectPath('src', 'host', 'sim', 'topologies', f))));
     const fleet = resources.add(
-      await SimFleet.start({ kc, dir: path.join(dir, 'fleet'), nodes, prefix: 'scale', topologies, rebootSeconds: 1, kernels: ['6.19.4-lu2'], agents: { kind: 'in-process', run: agents.run } }),
+      await SimFleet.start({ kc, dir: path.join(dir, 'fleet'), nodes, prefix: 'scale', topologies, rebootSeconds: 1, kernels: ['6.19.4-lu2'], fullKubeletStatus: true, agents: { kind: 'in-process', run: agents.run } }),
       (f) => f.stop(),
     );
     await fleet.settled();

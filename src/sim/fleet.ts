@@ -75,6 +75,8 @@ export interface SimFleetOptions {
   release?: string;
   /** Releases whose images to install; writes <dir>/kernels.json. */
   kernels?: string[];
+  /** Nodes carry all a kubelet reports (50 images, capacity, addresses…), as the fleet-scale benches need; default only what the operator reads. */
+  fullKubeletStatus?: boolean;
   agents?: AgentMode;
   /** SIGTERM to SIGKILL at stop. Default 5000. */
   stopGraceMs?: number;
@@ -178,7 +180,7 @@ export class SimFleet {
     await forEachLimited(states, 16, async (s) => {
       const boot = await readBoot(s.paths);
       s.bootId = boot.bootID;
-      await registerNode(options.kc, s.name, nodeLabels(s.name, s.index, topologyOf(mix, s.index)), s.condition!, boot);
+      await registerNode(options.kc, s.name, nodeLabels(s.name, s.index, topologyOf(mix, s.index)), s.condition!, boot, options.fullKubeletStatus);
     });
     const fleet = new SimFleet({ ...options, dir }, states, kernels);
     process.on('exit', fleet.killOnExit);

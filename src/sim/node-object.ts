@@ -31,7 +31,7 @@ const REPORTED_IMAGES = 50;
 
 /**
  * The rest of what a kubelet reports about a hypervisor: capacity, addresses, the other conditions and its 50 largest
- * images. Most of a real Node's size; the simulated Nodes carry it so fleet-scale figures hold for real Nodes.
+ * images. Most of a real Node's size; the benches' fleets carry it (fullKubeletStatus) so their figures hold for real Nodes.
  */
 function machineStatus(name: string, readyAt: Date) {
   const pressure = (type: string, reason: string, message: string) => ({ type, status: 'False', reason, message, lastHeartbeatTime: readyAt, lastTransitionTime: readyAt });
@@ -60,10 +60,10 @@ function machineStatus(name: string, readyAt: Date) {
  * Creates the Node with its labels and first Ready condition (a Node's status is kept on create, as the kubelet's
  * registration relies on). One left by an earlier run of the fleet (same dir) gets the labels and the status.
  */
-export async function registerNode(kc: KubeConfig, name: string, labels: Record<string, string>, ready: ReadyCondition, boot: NodeBoot): Promise<void> {
+export async function registerNode(kc: KubeConfig, name: string, labels: Record<string, string>, ready: ReadyCondition, boot: NodeBoot, fullStatus = false): Promise<void> {
   const api = apiClient(kc, CoreV1Api);
   const condition = { ...ready, lastHeartbeatTime: new Date(ready.lastHeartbeatTime), lastTransitionTime: new Date(ready.lastTransitionTime) };
-  const { extraConditions, ...machine } = machineStatus(name, condition.lastHeartbeatTime);
+  const { extraConditions, ...machine } = fullStatus ? machineStatus(name, condition.lastHeartbeatTime) : { extraConditions: [] };
   const body: V1Node = { metadata: { name, labels }, status: { ...machine, conditions: [...extraConditions, condition], nodeInfo: { ...SYSTEM_INFO, ...boot } } };
   try {
     await withTransientRetry(() => api.createNode({ body }));
