@@ -34,10 +34,11 @@ export class InProcessAgents {
   /** For SimFleet's `agents: { kind: 'in-process', run }`. */
   readonly run: InProcessAgent = async (r) => {
     await this.startSlot();
-    let started = false;
-    const done = () => {
-      if (started) return;
-      started = true;
+    // The slot is given back once the agent is up (its first report) or has ended, whichever comes first.
+    let released = false;
+    const releaseSlot = () => {
+      if (released) return;
+      released = true;
       this.starting--;
       this.waiting.shift()?.();
     };
@@ -50,14 +51,14 @@ export class InProcessAgents {
         stateDir: r.paths.stateDir,
         signal: r.signal,
         onReady: (bootId) => {
-          done();
+          releaseSlot();
           r.onReady(bootId);
         },
         records,
         inventoryIntervalMs: INVENTORY_INTERVAL_MS,
       });
     } finally {
-      done();
+      releaseSlot();
       records.close();
     }
   };

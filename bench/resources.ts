@@ -1,5 +1,6 @@
-// What a bench starts (control plane, scratch dir, fleet, operator…) is stopped once, newest first: at the end, on a
-// failure, or on SIGINT / SIGTERM / SIGHUP (then the bench exits 130).
+// What the benches share: what a bench starts (control plane, scratch dir, fleet, operator…) is stopped once, newest
+// first — at the end, on a failure, or on SIGINT / SIGTERM / SIGHUP (then the bench exits 130) — and the operator's
+// runtime env.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

@@ -134,7 +134,11 @@ export class PlanReconciler {
    */
   private async applyByNode(plan: LiveUpdatePlan, actions: readonly NodeAction[], now: Date): Promise<void> {
     const byNode = new Map<string, NodeAction[]>();
-    for (const a of actions) byNode.set(a.node, [...(byNode.get(a.node) ?? []), a]);
+    for (const a of actions) {
+      const group = byNode.get(a.node);
+      if (group) group.push(a);
+      else byNode.set(a.node, [a]);
+    }
     const name = plan.metadata.name ?? '';
     await forEachLimited([...byNode.values()], NODE_WRITE_CONCURRENCY, async (group) => {
       for (const action of group) {
