@@ -167,15 +167,21 @@ export const LiveUpdatePlanStatus = z.object({
   completedAt: Time.optional(),
   preview: z
     .object({
-      order: z.array(NodeName).max(5000),
-      batches: z.array(z.object({ step: count, nodes: z.array(NodeName).max(5000) })).max(5000),
+      eligible: count.describe('Nodes the plan would update: order lists the first 500 of them.'),
+      selected: count.describe('Nodes the selector names: nodes lists the first 256 of them by name.'),
+      order: z.array(NodeName).max(500).describe('Rollout order, first 500 (eligible counts all).'),
+      batches: z
+        .array(z.object({ step: count, size: count.describe('Nodes in this batch.'), nodes: z.array(NodeName).max(10).describe('Its first 10 nodes, in rollout order.') }))
+        .max(33)
+        .describe('Per step (the last may be the implicit 100% step): how many nodes, and the first of them.'),
       nodes: z
         .array(z.object({ node: NodeName, eligible: z.boolean(), reason: z.string().max(64).optional(), message: z.string().max(512).optional() }))
-        .max(5000)
+        .max(256)
         .optional()
-        .describe('Eligibility of every selected node.'),
+        .describe('Eligibility of the selected nodes, first 256 by name (selected counts all).'),
     })
-    .optional(),
+    .optional()
+    .describe('Bounded lists with counts: the status of a fleet of any size stays well under etcd\'s 1.5 MiB object limit.'),
 });
 
 export const LiveUpdatePlan = z

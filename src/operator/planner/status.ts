@@ -24,7 +24,10 @@ export interface Decision {
 }
 
 const TERMINAL_PHASES: ReadonlySet<PlanPhase> = new Set(['Completed', 'Failed', 'Aborted']);
-const LIST_LIMIT = { current: 256, failed: 50, skipped: 256, preview: 5000 } as const;
+// The status must stay well under etcd's 1.5 MiB object limit at the schema's longest names and messages (253 and
+// 512 characters): about 0.85 MiB at these bounds; counts tell what the lists leave out.
+const LIST_LIMIT = { current: 256, failed: 50, skipped: 256, previewOrder: 500, batchNodes: 10, previewNodes: 256 } as const;
+const MESSAGE_LIMIT = 512;
 
 function counts(d: Decision) {
   const { fleet, starts } = d;
@@ -81,12 +84,17 @@ function preview(d: Decision): LiveUpdatePlanStatus['preview'] {
   const nodes = [
     ...d.fleet.started.map((s) => ({ node: s.node.name, eligible: true })),
     ...d.fleet.pending.map((p) => ({ node: p.node.name, eligible: true })),
-    ...d.fleet.skipped.map((s) => ({ node: s.node, eligible: false, reason: s.reason, message: s.message })),
+    ...d.fleet.skipped.map((s) => ({ node: s.node, eligible: false, reason: s.reason, message: s.message.slice(0, MESSAGE_LIMIT) })),
   ];
   return {
-    order: d.order.slice(0, LIST_LIMIT.preview),
-    batches: targets.map((t, step) => ({ step, nodes: d.order.slice(targets[step - 1] ?? 0, t) })),
-    nodes: nodes.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)).slice(0, LIST_LIMIT.preview),
+    eligible: d.order.length,
+    selected: nodes.length,
+    order: d.order.slice(0, LIST_LIMIT.previewOrder),
+    batches: targets.map((end, step) => {
+      const start = targets[step - 1] ?? 0;
+      return { step, size: end - start, nodes: d.order.slice(start, Math.min(end, start + LIST_LIMIT.batchNodes)) };
+    }),
+    nodes: nodes.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)).slice(0, LIST_LIMIT.previewNodes),
   };
 }
 
@@ -124,7 +132,7 @@ export function buildStatus(plan: LiveUpdatePlan, now: Date, d: Decision): LiveU
     failedNodes: failed,
     pauseReasons: d.pauseReasons.slice(0, 16),
     ...(d.steps.pause ? { pause: { step: d.steps.pause.step, since: d.steps.pause.since } } : {}),
-    skippedNodes: d.fleet.skipped.slice(0, LIST_LIMIT.skipped),
+    skippedNodes: d.fleet.skipped.slice(0, LIST_LIMIT.skipped).map((s) => ({ ...s, message: s.message.slice(0, MESSAGE_LIMIT) })),
     ...(!d.window.open && d.window.nextStart ? { nextWindowStart: d.window.nextStart.toISOString() } : {}),
     ...(started ? { startedAt: started } : {}),
     ...(completed ? { completedAt: completed } : {}),
