@@ -192,13 +192,20 @@ export const LiveUpdatePlan = z
     spec: LiveUpdatePlanSpec,
     status: LiveUpdatePlanStatus.optional(),
   })
-  // A transition rule (oldSelf): only the apiserver can check it.
+  // Transition rules (oldSelf): only the apiserver can check them. The operator writes status.startedAt before its
+  // first cordon or claim, guarded by the resourceVersion it planned from, so no node is ever claimed for a target
+  // or mode that can still change.
   .meta({
     'x-kubernetes-validations': [
       {
         rule: '!has(oldSelf.status) || !has(oldSelf.status.startedAt) || self.spec.target == oldSelf.spec.target',
         message: 'spec.target is immutable once the plan has started: create a new plan for another kernel',
         fieldPath: '.spec.target',
+      },
+      {
+        rule: '!has(oldSelf.status) || !has(oldSelf.status.startedAt) || self.spec.strategy.mode == oldSelf.spec.strategy.mode',
+        message: 'spec.strategy.mode cannot change once the plan has started: pause it (spec.strategy.paused) or abort it (spec.abort) instead',
+        fieldPath: '.spec.strategy.mode',
       },
     ],
   });

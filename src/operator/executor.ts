@@ -24,7 +24,7 @@ export interface ExecutorDeps {
 const RELEASED = { planRef: null, action: 'None' };
 
 /** What a written object's resourceVersion became: the reconciler waits for its cache to catch up before planning again. */
-export type Written = { kind: 'LiveUpdateNode' | 'Node'; name: string; resourceVersion: string };
+export type Written = { kind: 'LiveUpdateNode' | 'Node' | 'LiveUpdatePlan'; name: string; resourceVersion: string };
 
 export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}

@@ -68,7 +68,7 @@ export class PlanReconciler {
   }
 
   async reconcile(name: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
-    const plan = this.deps.plans.get(name);
+    let plan = this.deps.plans.get(name);
     if (!plan) {
       this.expectations.forget(name);
       this.statusWrittenAt.delete(name);
@@ -97,7 +97,9 @@ export class PlanReconciler {
       // Starts only once every other write of the pass is done: the slots they take were freed by those writes.
       const isStart = (a: NodeAction) => a.kind === 'cordon' || a.kind === 'claim';
       await this.applyByNode(plan, out.actions.filter((a) => !isStart(a)), now);
-      await this.applyByNode(plan, out.actions.filter(isStart), now);
+      const starts = out.actions.filter(isStart);
+      if (starts.length > 0 && !plan.status?.startedAt) plan = await this.recordStart(plan, out.status.startedAt ?? now.toISOString());
+      await this.applyByNode(plan, starts, now);
     } finally {
       for (const event of out.events) this.emit(plan, event);
     }
@@ -111,6 +113,18 @@ export class PlanReconciler {
     }
     const requeue = Math.min(out.requeueAfterMs ?? Infinity, statusWait ?? Infinity);
     return requeue !== Infinity ? { requeueAfterMs: Math.max(requeue, 50) } : undefined;
+  }
+
+  /**
+   * status.startedAt before the first cordon or claim: from then on the apiserver refuses edits of spec.target and
+   * spec.strategy.mode (CEL), so every node of the plan gets the same request. The write is guarded by the
+   * resourceVersion this pass planned from: a spec edited meanwhile fails it (409) and the next pass re-plans.
+   */
+  private async recordStart(plan: LiveUpdatePlan, startedAt: string): Promise<LiveUpdatePlan> {
+    const name = plan.metadata.name ?? '';
+    const written = await this.deps.planApi.patchStatus(name, { status: { startedAt } }, { resourceVersion: plan.metadata.resourceVersion });
+    this.expectations.record(name, [{ kind: 'LiveUpdatePlan', name, resourceVersion: written.metadata.resourceVersion ?? '' }]);
+    return written;
   }
 
   /**
@@ -183,7 +197,7 @@ export class PlanReconciler {
   }
 
   private cachedVersion(w: Written): string | undefined {
-    const object = w.kind === 'Node' ? this.deps.nodes.get(w.name) : this.deps.records.get(w.name);
+    const object = w.kind === 'Node' ? this.deps.nodes.get(w.name) : w.kind === 'LiveUpdatePlan' ? this.deps.plans.get(w.name) : this.deps.records.get(w.name);
     return object?.metadata.resourceVersion;
   }
 }

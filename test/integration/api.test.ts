@@ -96,13 +96,15 @@ describe('LiveUpdatePlan API on the real apiserver', () => {
     }
   });
 
-  it('keeps spec.target immutable once the plan has started', async () => {
+  it('keeps spec.target and spec.strategy.mode immutable once the plan has started', async () => {
     const name = uniqueName('started');
     await plans.create(validPlan(name));
-    await plans.patch(name, { spec: { target: { kernel: { release: '6.19.4-lu3' } } } }); // not started: allowed
+    await plans.patch(name, { spec: { target: { kernel: { release: '6.19.4-lu3' } }, strategy: { mode: 'Preview' } } }); // not started: allowed
+    await plans.patch(name, { spec: { strategy: { mode: 'Execute' } } });
     await plans.patchStatus(name, { status: { startedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), phase: 'Progressing' } });
     const message = await rejection(plans.patch(name, { spec: { target: { kernel: { release: '6.19.5' } } } }));
     assert.match(message, /spec\.target.*immutable once the plan has started/);
+    assert.match(await rejection(plans.patch(name, { spec: { strategy: { mode: 'Preview' } } })), /spec\.strategy\.mode.*cannot change once the plan has started/);
     await plans.patch(name, { spec: { strategy: { paused: true } } }); // the rest of spec stays editable
     await plans.delete(name);
   });
