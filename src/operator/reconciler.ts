@@ -5,7 +5,6 @@ import type { CoreNode } from '../api/core-node';
 import type { LiveUpdateNode } from '../api/node';
 import type { LiveUpdatePlan, LiveUpdatePlanStatus } from '../api/plan';
 import type { ClusterResource } from '../kube/cluster-resource';
-import { setCondition } from '../kube/conditions';
 import type { ReconcileContext, ReconcileResult } from '../kube/controller';
 import type { EventRecorder } from '../kube/events';
 import type { Informer } from '../kube/informer';
@@ -85,13 +84,12 @@ export class PlanReconciler {
       ctx.log.info('finalizer added');
     }
 
-    const problems = deleting ? [] : validatePlan(plan);
-    if (problems.length > 0) return this.invalid(plan, problems);
-
+    // A spec that cannot run stops new starts only (the planner): nodes in flight still advance, abort and timeouts hold.
+    const problems = validatePlan(plan);
     const now = this.now();
     const passStart = performance.now();
     const views = this.deps.nodes.list().map((node) => nodeView(node, this.deps.records.get(node.metadata.name ?? '')));
-    const out = planRollout({ plan, nodes: views, now, deleting });
+    const out = planRollout({ plan, nodes: views, now, deleting, problems });
     this.deps.metrics.planned(name, (performance.now() - passStart) / 1000);
     try {
       // Starts only once every other write of the pass is done: the slots they take were freed by those writes.
@@ -160,16 +158,6 @@ export class PlanReconciler {
         this.observe(plan, action, now);
       }
     });
-  }
-
-  /** A spec the apiserver accepted but that cannot run: say which field and why, start nothing. */
-  private async invalid(plan: LiveUpdatePlan, problems: { field: string; message: string }[]): Promise<void> {
-    const message = problems.map((p) => `${p.field}: ${p.message}`).join('; ').slice(0, 32_000);
-    const now = this.now();
-    let conditions = setCondition(plan.status?.conditions, { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, observedGeneration: plan.metadata.generation }, now).conditions;
-    conditions = setCondition(conditions, { type: 'Progressing', status: 'False', reason: 'InvalidSpec', message: 'nothing starts until the spec is fixed', observedGeneration: plan.metadata.generation }, now).conditions;
-    const status = { ...plan.status, observedGeneration: plan.metadata.generation, phase: plan.status?.phase ?? 'Pending', conditions };
-    if (await writeStatusIfChanged(this.deps.planApi, plan, status)) this.emit(plan, { type: 'Warning', reason: 'InvalidSpec', action: 'Validate', note: message.slice(0, 1000) });
   }
 
   private observe(plan: LiveUpdatePlan, action: NodeAction, now: Date): void {

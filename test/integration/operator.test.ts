@@ -118,6 +118,20 @@ describe('operator (process) with agents on a simulated fleet', () => {
     assert.ok((await planEvents(body.metadata.name)).includes('InvalidSpec'));
   });
 
+  it('an invalid spec edit mid-rollout (a mistyped time zone): the node in flight still finishes, nothing new starts (issue 18 item 6)', async () => {
+    const f = await fleet(2);
+    const body = plan(f, { maxInFlight: 1, maxUnavailable: 1, order: 'Name' });
+    await plans.create(body);
+    await waitFor('the first node claimed', async () => (await records.get(f.nodes[0]!)).spec.planRef !== undefined, 60_000, 50);
+    await plans.patch(body.metadata.name, { spec: { strategy: { windows: [{ schedule: '0 2 * * *', duration: '4h', timeZone: 'Europe/Pariss' }] } } });
+    const stopped = await until(body.metadata.name, 'the first node done, InvalidSpec', (s) => s.summary?.succeeded === 1 && s.summary.inFlight === 0 && s.conditions?.some((c) => c.type === 'Ready' && c.reason === 'InvalidSpec') === true);
+    assert.match(stopped.conditions!.find((c) => c.type === 'Ready')!.message, /spec\.strategy\.windows\[0\]\.timeZone/);
+    assert.equal(await kernelOf(f.nodes[0]!), TARGET);
+    assert.ok(!(await nodeObject(f.nodes[0]!)).spec?.unschedulable, 'the finished node is uncordoned');
+    assert.equal((await records.get(f.nodes[1]!)).spec.planRef, undefined, 'nothing new starts');
+    assert.equal(stopped.phase, 'Paused');
+  });
+
   it('legacy LUO model: 6 nodes live-updated, DMA kept, nothing left cordoned', async () => {
     const f = await fleet(6, { api: 'legacy' });
     const body = plan(f, { maxInFlight: 3, maxUnavailable: 3 });
