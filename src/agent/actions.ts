@@ -105,11 +105,12 @@ export class NodeActions {
 
     journal = await this.save({ ...journal, closure: plan.preserve.map(({ bdf, flags }) => ({ bdf, flags })) });
     try {
-      await this.host.kexec.load({ image: request.target.image, initrd: request.target.initrd, sha256: request.target.sha256, cmdline: request.target.cmdline });
+      const { image, initrd, sha256, initrdSha256, cmdline } = request.target;
+      await this.host.kexec.load({ image, initrd, sha256, initrdSha256, cmdline });
     } catch (err) {
       await this.host.kexec.unload().catch(() => undefined);
       const invalid = err instanceof KexecError && (err.reason === 'ChecksumMismatch' || err.reason === 'OutsideImageDir');
-      return fail(invalid ? 'ImageInvalid' : 'KexecLoadFailed', `${request.target.image}: ${message(err)}`);
+      return fail(invalid ? 'ImageInvalid' : 'KexecLoadFailed', `${request.target.image}${request.target.initrd ? ` (initrd ${request.target.initrd})` : ''}: ${message(err)}`);
     }
     try {
       await this.host.luo.prepare(this.key(journal), journal.closure.map((c) => c.bdf));

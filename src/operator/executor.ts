@@ -8,6 +8,7 @@ import type { LiveUpdateNode } from '../api/node';
 import type { LiveUpdatePlan } from '../api/plan';
 import type { ClusterResource } from '../kube/cluster-resource';
 import { patchNode } from '../kube/core-writes';
+import { mergePatchBetween } from '../kube/status-writer';
 import { CLAIMED_AT_ANNOTATION, CORDONED_BY_ANNOTATION, ROLLOUT_ANNOTATION, type NodeAction, type RolloutMark } from './model';
 import { cordonMark, readMark, writeMark } from './views';
 
@@ -23,7 +24,7 @@ export interface ExecutorDeps {
 const RELEASED = { planRef: null, action: 'None' };
 
 /** What a written object's resourceVersion became: the reconciler waits for its cache to catch up before planning again. */
-export type Written = { kind: 'LiveUpdateNode' | 'Node'; name: string; resourceVersion: string };
+export type Written = { kind: 'LiveUpdateNode' | 'Node' | 'LiveUpdatePlan'; name: string; resourceVersion: string };
 
 export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
@@ -36,11 +37,14 @@ export class Executor {
       case 'claim': {
         const record = this.requireRecord(action.node);
         const { kernel: target, compatibleFrom } = plan.spec.target;
+        // The claim is a new request, written whole: a merge patch of the fields alone would keep what an earlier
+        // plan set and this one does not (its initrd). Diffed against the version the precondition names.
+        const request = { planRef: { name, uid }, attempt: action.attempt, action: 'Prepare', target, compatibleFrom, preserve: action.preserve.map((bdf) => ({ bdf })) };
         const written = await this.deps.records.patch(
           action.node,
           {
             metadata: { annotations: { [ROLLOUT_ANNOTATION]: writeMark(action.mark), [CLAIMED_AT_ANNOTATION]: action.mark.since } },
-            spec: { planRef: { name, uid }, attempt: action.attempt, action: 'Prepare', target, compatibleFrom, preserve: action.preserve.map((bdf) => ({ bdf })) },
+            spec: mergePatchBetween(record.spec, request) ?? {},
           },
           { resourceVersion: record.metadata.resourceVersion },
         );

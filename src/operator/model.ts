@@ -107,6 +107,8 @@ export interface PlannerInput {
   now: Date;
   /** The plan is being deleted: finish safely, release, then the finalizer can go. */
   deleting: boolean;
+  /** What makes the spec unable to run (validatePlan): no node starts, nodes in flight go on. */
+  problems?: readonly { field: string; message: string }[];
 }
 
 export interface PlannerOutput {

@@ -13,7 +13,9 @@ import { CLAIMED_AT_ANNOTATION, CORDONED_BY_ANNOTATION } from '../../src/operato
 import { readMark } from '../../src/operator/views';
 import { SimFleet } from '../../src/sim/fleet';
 import { writeNodeStatus } from '../../src/sim/node-object';
-import { planFor, startFleet, stopFleet, type E2eFleet } from '../support/e2e';
+import { planFor, RecordWatch, startFleet, stopFleet, type E2eFleet } from '../support/e2e';
+import { Informer } from '../../src/kube/informer';
+import { planKind } from '../../src/kube/kinds';
 import { adminKubeConfig, uniqueName } from '../support/kube';
 import { OperatorProcess } from '../support/operator-process';
 import { waitFor } from '../support/wait';
@@ -116,6 +118,20 @@ describe('operator (process) with agents on a simulated fleet', () => {
     assert.ok((await planEvents(body.metadata.name)).includes('InvalidSpec'));
   });
 
+  it('an invalid spec edit mid-rollout (a mistyped time zone): the node in flight still finishes, nothing new starts (issue 18 item 6)', async () => {
+    const f = await fleet(2);
+    const body = plan(f, { maxInFlight: 1, maxUnavailable: 1, order: 'Name' });
+    await plans.create(body);
+    await waitFor('the first node claimed', async () => (await records.get(f.nodes[0]!)).spec.planRef !== undefined, 60_000, 50);
+    await plans.patch(body.metadata.name, { spec: { strategy: { windows: [{ schedule: '0 2 * * *', duration: '4h', timeZone: 'Europe/Pariss' }] } } });
+    const stopped = await until(body.metadata.name, 'the first node done, InvalidSpec', (s) => s.summary?.succeeded === 1 && s.summary.inFlight === 0 && s.conditions?.some((c) => c.type === 'Ready' && c.reason === 'InvalidSpec') === true);
+    assert.match(stopped.conditions!.find((c) => c.type === 'Ready')!.message, /spec\.strategy\.windows\[0\]\.timeZone/);
+    assert.equal(await kernelOf(f.nodes[0]!), TARGET);
+    assert.ok(!(await nodeObject(f.nodes[0]!)).spec?.unschedulable, 'the finished node is uncordoned');
+    assert.equal((await records.get(f.nodes[1]!)).spec.planRef, undefined, 'nothing new starts');
+    assert.equal(stopped.phase, 'Paused');
+  });
+
   it('legacy LUO model: 6 nodes live-updated, DMA kept, nothing left cordoned', async () => {
     const f = await fleet(6, { api: 'legacy' });
     const body = plan(f, { maxInFlight: 3, maxUnavailable: 3 });
@@ -166,6 +182,37 @@ describe('operator (process) with agents on a simulated fleet', () => {
       assert.equal((await records.get(n)).spec.planRef, undefined);
       assert.ok(!(await nodeObject(n)).spec?.unschedulable);
       assert.equal(await kernelOf(n), '6.19.0-sim');
+    }
+  });
+
+  it('target and mode are frozen before the first claim: startedAt is written first, then edits are refused (issue 18 items 18, 6)', async () => {
+    const f = await fleet(1);
+    const body = plan(f);
+    // Watches see every write in order; etcd's resourceVersion is one global revision, so it orders writes across objects.
+    const watched = new RecordWatch(kc, f.nodes);
+    const planWatch = new Informer({ kc, kind: planKind, fieldSelector: `metadata.name=${body.metadata.name}`, backoff: { initialMs: 100, maxMs: 1000 } });
+    let startedAtRevision: bigint | undefined;
+    planWatch.addHandler({
+      add: (p) => void (p.status?.startedAt && (startedAtRevision ??= BigInt(p.metadata.resourceVersion ?? '0'))),
+      update: (_o, p) => void (p.status?.startedAt && (startedAtRevision ??= BigInt(p.metadata.resourceVersion ?? '0'))),
+    });
+    await watched.start();
+    planWatch.start();
+    await planWatch.waitForSync();
+    try {
+      const created = await plans.create(body);
+      const claim = await watched.next((_old, r) => (r.spec.planRef?.uid === created.metadata.uid ? BigInt(r.metadata.resourceVersion ?? '0') : undefined), 60_000);
+      assert.ok(claim !== undefined, 'the node was claimed');
+      await waitFor('the plan watch caught up', () => startedAtRevision !== undefined, 10_000).catch(() => undefined);
+      assert.ok(startedAtRevision !== undefined && startedAtRevision < claim, `status.startedAt (revision ${startedAtRevision}) is written before the first claim (revision ${claim})`);
+      const refused = await plans.patch(body.metadata.name, { spec: { target: { kernel: { release: '6.19.9-other' } } } }).then(() => 'accepted', (err: Error) => err.message + String((err as { body?: unknown }).body));
+      assert.match(refused, /spec\.target.*immutable once the plan has started/);
+      const mode = await plans.patch(body.metadata.name, { spec: { strategy: { mode: 'Preview' } } }).then(() => 'accepted', (err: Error) => err.message + String((err as { body?: unknown }).body));
+      assert.match(mode, /spec\.strategy\.mode.*cannot change once the plan has started/);
+      await until(body.metadata.name, 'Completed', (s) => s.phase === 'Completed');
+    } finally {
+      await watched.stop();
+      await planWatch.stop();
     }
   });
 

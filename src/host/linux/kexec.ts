@@ -97,13 +97,19 @@ export class LinuxKexec implements Kexec {
   }
 }
 
-/** Real paths of the image (and initrd) once both lie inside `imageDir` and the image matches its sha256. */
+/** Real paths of the image (and initrd) once both lie inside `imageDir` and each matches its sha256. */
 export async function verifiedImage(imageDir: string, image: KernelImage): Promise<{ kernel: string; initrd: string | undefined; sha256: string }> {
   const kernel = await resolveInsideImageDir(imageDir, image.image);
   const initrd = image.initrd === undefined ? undefined : await resolveInsideImageDir(imageDir, image.initrd);
   const sha256 = await sha256File(kernel);
   if (sha256 !== image.sha256.toLowerCase())
     throw new KexecError(`${image.image}: sha256 is ${sha256}, expected ${image.sha256}; refusing to load it`, 'ChecksumMismatch');
+  if (initrd !== undefined) {
+    if (image.initrdSha256 === undefined) throw new KexecError(`${image.initrd}: no initrdSha256 given; refusing to load an unverified initrd`, 'ChecksumMismatch');
+    const initrdSha256 = await sha256File(initrd);
+    if (initrdSha256 !== image.initrdSha256.toLowerCase())
+      throw new KexecError(`${image.initrd}: sha256 is ${initrdSha256}, expected initrdSha256 ${image.initrdSha256}; refusing to load it`, 'ChecksumMismatch');
+  }
   return { kernel, initrd, sha256 };
 }
 

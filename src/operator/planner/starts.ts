@@ -99,6 +99,9 @@ export function startBlockers(input: PlannerInput, halted: boolean, steps: StepS
   if (input.deleting) reasons.push('the plan is being deleted');
   else if (spec.abort) reasons.push('the plan is aborted');
   if (halted) reasons.push(`the failure budget is exceeded (onFailure: ${spec.failurePolicy.onFailure})`);
+  const problems = input.problems ?? [];
+  if (problems.length > 0) reasons.push(`the spec is invalid (${problems.map((p) => p.field).join(', ')}): nothing starts until it is fixed`.slice(0, 256));
+  if (spec.strategy.mode === 'Preview') reasons.push('spec.strategy.mode is Preview: no node starts');
   if (spec.strategy.paused) reasons.push('spec.strategy.paused is true');
   const pause = steps.pause;
   if (pause)
@@ -107,6 +110,7 @@ export function startBlockers(input: PlannerInput, halted: boolean, steps: StepS
         ? `step ${pause.step} is done; its pause waits for approval (kubectl liveupdate approve, spec.approvals step ${pause.step})`
         : `step ${pause.step} is done; its pause ends at ${new Date(pause.until).toISOString()}`,
     );
-  if (!window.open) reasons.push(`outside the maintenance windows; the next opens ${window.nextStart?.toISOString() ?? 'never'}`);
+  // Windows that failed validation are closed, and the reason above says so.
+  if (!window.open && !problems.some((p) => p.field.startsWith('spec.strategy.windows'))) reasons.push(`outside the maintenance windows; the next opens ${window.nextStart?.toISOString() ?? 'never'}`);
   return reasons;
 }

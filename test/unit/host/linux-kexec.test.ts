@@ -42,7 +42,7 @@ describe('Linux kexec', () => {
     const t = await setup();
     dirs.push(t.dir);
     const image = path.join(t.images, 'vmlinuz-6.19.2');
-    await t.kexec.load({ image, initrd: path.join(t.images, 'initrd-6.19.2'), sha256: sha('kernel-bytes'), cmdline: { append: ['liveupdate=on', 'kho=on'], remove: [], reuse: false } });
+    await t.kexec.load({ image, initrd: path.join(t.images, 'initrd-6.19.2'), sha256: sha('kernel-bytes'), initrdSha256: sha('initrd-bytes'), cmdline: { append: ['liveupdate=on', 'kho=on'], remove: [], reuse: false } });
     assert.deepEqual(await t.calls(), [['-l', '-s', image, `--initrd=${path.join(t.images, 'initrd-6.19.2')}`, '--append=liveupdate=on kho=on']]);
   });
 
@@ -65,6 +65,15 @@ describe('Linux kexec', () => {
       t.kexec.load({ image: path.join(t.images, 'vmlinuz-6.19.2'), sha256: sha('other'), cmdline: noCmdline }),
       (err: KexecError) => err.reason === 'ChecksumMismatch' && /refusing/.test(err.message),
     );
+    assert.deepEqual(await t.calls(), []);
+  });
+
+  it('refuses an initrd whose sha256 differs or is not given, without running kexec (issue 18 item 2)', async () => {
+    const t = await setup();
+    dirs.push(t.dir);
+    const request = { image: path.join(t.images, 'vmlinuz-6.19.2'), initrd: path.join(t.images, 'initrd-6.19.2'), sha256: sha('kernel-bytes'), cmdline: noCmdline };
+    await assert.rejects(t.kexec.load({ ...request, initrdSha256: sha('other initrd') }), (err: KexecError) => err.reason === 'ChecksumMismatch' && /initrd-6\.19\.2: sha256 is .*expected initrdSha256/.test(err.message));
+    await assert.rejects(t.kexec.load(request), (err: KexecError) => err.reason === 'ChecksumMismatch' && /no initrdSha256 given/.test(err.message));
     assert.deepEqual(await t.calls(), []);
   });
 

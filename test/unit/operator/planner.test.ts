@@ -213,7 +213,8 @@ describe('status and preview', () => {
     assert.deepEqual(out.actions, []);
     assert.equal(out.status.phase, 'Previewed');
     assert.deepEqual(out.status.preview?.order, ['a', 'c', 'b']);
-    assert.deepEqual(out.status.preview?.batches, [{ step: 0, nodes: ['a'] }, { step: 1, nodes: ['c', 'b'] }]);
+    assert.deepEqual(out.status.preview?.batches, [{ step: 0, size: 1, nodes: ['a'] }, { step: 1, size: 2, nodes: ['c', 'b'] }]);
+    assert.deepEqual([out.status.preview?.eligible, out.status.preview?.selected], [3, 5]);
     assert.deepEqual(
       out.status.preview?.nodes?.map((n) => `${n.node}:${n.eligible ? 'yes' : n.reason}`),
       ['a:yes', 'b:yes', 'c:yes', 'd:UpToDate', 'ghost:NodeNotFound'],
