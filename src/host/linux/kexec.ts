@@ -59,19 +59,15 @@ export class LinuxKexec implements Kexec {
     await this.run(['-e']);
   }
 
-  /** `-l -s <image> [--initrd=<file>] [--reuse-cmdline] [--append=<args>]` (kexec-tools argument order). */
+  /** `-l -s <image> [--initrd=<file>] [--append=<args>]` (kexec-tools argument order). */
   async loadArguments(kernel: string, initrd: string | undefined, cmdline: KernelImage['cmdline']): Promise<string[]> {
     for (const arg of [...cmdline.append, ...cmdline.remove])
       if (!/^[^\s\0]+$/.test(arg)) throw new KexecError(`kernel command line argument ${JSON.stringify(arg)} is empty or has whitespace`, 'BadCmdline');
     const args = ['-l', '-s', kernel];
     if (initrd !== undefined) args.push(`--initrd=${initrd}`);
-    if (cmdline.reuse && cmdline.remove.length === 0) {
-      // kexec-tools appends --append to the reused command line.
-      args.push('--reuse-cmdline');
-      if (cmdline.append.length > 0) args.push(`--append=${cmdline.append.join(' ')}`);
-      return args;
-    }
-    const base = cmdline.reuse ? withoutParameters(await this.runningCmdline(), cmdline.remove) : [];
+    // Never --reuse-cmdline: it appends --append to the running line, so the parameters the last update added come
+    // twice, and once more on every update. The reused line is rebuilt here without what append adds again.
+    const base = cmdline.reuse ? withoutParameters(await this.runningCmdline(), cmdline.remove).filter((p) => !cmdline.append.includes(p)) : [];
     const full = [...base, ...cmdline.append];
     if (full.length > 0) args.push(`--append=${full.join(' ')}`);
     return args;
@@ -80,7 +76,7 @@ export class LinuxKexec implements Kexec {
   private async runningCmdline(): Promise<string[]> {
     const text = await readFile(path.join(this.procRoot, 'cmdline'), 'utf8');
     // BOOT_IMAGE is the boot loader's note about the old image, as kexec-tools' --reuse-cmdline also drops it.
-    return text.trim().split(/\s+/).filter((p) => p !== '' && !p.startsWith('BOOT_IMAGE='));
+    return cmdlineParameters(text).filter((p) => !p.startsWith('BOOT_IMAGE='));
   }
 
   private run(args: string[]): Promise<void> {
@@ -119,6 +115,11 @@ export async function resolveInsideImageDir(imageDir: string, file: string): Pro
   if (!real.startsWith(dir + path.sep))
     throw new KexecError(`${file} resolves to ${real}, outside the image directory ${dir}; refusing to load it`, 'OutsideImageDir');
   return real;
+}
+
+/** Splits a command line into parameters the way the kernel does: whitespace inside double quotes does not split. */
+export function cmdlineParameters(text: string): string[] {
+  return text.match(/(?:[^\s"]|"[^"]*(?:"|$))+/g) ?? [];
 }
 
 /** Drops `name` and `name=value` parameters for every name in `remove` (a full `name=value` drops only that). */

@@ -34,6 +34,14 @@ async function setup(fail = '') {
   return { dir, images, kexec, calls };
 }
 
+/** The command line kexec-tools hands the next kernel for one recorded `kexec -l` argv, given the running one. */
+function nextKernelCmdline(argv: string[], running: string): string {
+  const append = argv.find((a) => a.startsWith('--append='))?.slice('--append='.length) ?? '';
+  if (!argv.includes('--reuse-cmdline')) return append;
+  const reused = running.trim().split(/\s+/).filter((p) => !p.startsWith('BOOT_IMAGE='));
+  return [...reused, ...(append ? [append] : [])].join(' ');
+}
+
 describe('Linux kexec', () => {
   const dirs: string[] = [];
   after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -46,14 +54,14 @@ describe('Linux kexec', () => {
     assert.deepEqual(await t.calls(), [['-l', '-s', image, `--initrd=${path.join(t.images, 'initrd-6.19.2')}`, '--append=liveupdate=on kho=on']]);
   });
 
-  it('reuses the running command line via --reuse-cmdline, or rebuilds it when parameters are removed', async () => {
+  it('reuses the running command line (rebuilt, never --reuse-cmdline), without the parameters it removes', async () => {
     const t = await setup();
     dirs.push(t.dir);
     const image = path.join(t.images, 'vmlinuz-6.19.2');
     await t.kexec.load({ image, sha256: sha('kernel-bytes'), cmdline: { append: ['liveupdate=on'], remove: [], reuse: true } });
     await t.kexec.load({ image, sha256: sha('kernel-bytes').toUpperCase(), cmdline: { append: ['liveupdate=on'], remove: ['quiet', 'console'], reuse: true } });
     assert.deepEqual(await t.calls(), [
-      ['-l', '-s', image, '--reuse-cmdline', '--append=liveupdate=on'],
+      ['-l', '-s', image, '--append=root=/dev/sda1 ro quiet iommu=pt console=ttyS0 liveupdate=on'],
       ['-l', '-s', image, '--append=root=/dev/sda1 ro iommu=pt liveupdate=on'],
     ]);
   });
@@ -105,6 +113,30 @@ describe('Linux kexec', () => {
     assert.deepEqual(await t.calls(), [['-u'], ['-e']]);
     const missing = new LinuxKexec({ imageDir: t.images, kexecPath: path.join(t.dir, 'no-such-kexec') });
     await assert.rejects(missing.unload(), /install kexec-tools/);
+  });
+
+  it('reuse + append reaches a fixed point: update after update, the next kernel gets the same command line', async () => {
+    const t = await setup();
+    dirs.push(t.dir);
+    const image = path.join(t.images, 'vmlinuz-6.19.2');
+    const cmdlineFile = path.join(t.dir, 'proc/cmdline');
+    const booted: string[] = [];
+    for (let update = 0; update < 3; update++) {
+      await t.kexec.load({ image, sha256: sha('kernel-bytes'), cmdline: { append: ['liveupdate=on', 'kho=on'], remove: [], reuse: true } });
+      const next = nextKernelCmdline((await t.calls()).at(-1)!, await readFile(cmdlineFile, 'utf8'));
+      booted.push(next);
+      await writeFile(cmdlineFile, `${next}\n`); // what the kexec'd kernel shows in /proc/cmdline
+    }
+    assert.deepEqual(booted, Array(3).fill('root=/dev/sda1 ro quiet iommu=pt console=ttyS0 liveupdate=on kho=on'));
+  });
+
+  it('reuse keeps a quoted parameter whole and drops only exact repeats of what append adds', async () => {
+    const t = await setup();
+    dirs.push(t.dir);
+    await writeFile(path.join(t.dir, 'proc/cmdline'), 'root=/dev/sda1 dyndbg="file  kexec.c +p" liveupdate=on console=ttyS0 console=tty0\n');
+    const image = path.join(t.images, 'vmlinuz-6.19.2');
+    await t.kexec.load({ image, sha256: sha('kernel-bytes'), cmdline: { append: ['liveupdate=on', 'console=ttyS0'], remove: ['root'], reuse: true } });
+    assert.deepEqual(await t.calls(), [['-l', '-s', image, '--append=dyndbg="file  kexec.c +p" console=tty0 liveupdate=on console=ttyS0']]);
   });
 
   it('withoutParameters drops bare names and their name=value forms, and exact name=value pairs only', () => {
