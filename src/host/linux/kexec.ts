@@ -1,6 +1,9 @@
 // Loading and running the next kernel with Debian's kexec-tools, file-based (kexec_file_load: `kexec -l -s`), so a
-// kernel with signature enforcement or lockdown accepts it. Execution is `kexec -e`, never `systemctl kexec`:
-// systemd would stop services first and kill the LUO session holder, cancelling the live update.
+// kernel with signature enforcement or lockdown accepts it; unloading goes the same way (`kexec -s -u`: a plain `-u`
+// uses kexec_load before kexec-tools 2.0.27, which lockdown refuses). Execution is `kexec -e -x`, never `systemctl
+// kexec` (systemd would stop services first and kill the LUO session holder, cancelling the live update) and never
+// a bare `-e`, which brings every network interface down before reboot(KEXEC): a refused kexec then leaves the node
+// off the network and the agent can never report it.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -14,8 +17,10 @@ export interface LinuxKexecOptions {
   imageDir: string;
   /** Default `kexec` from PATH (kexec-tools). */
   kexecPath?: string;
-  /** Default /proc: the running command line for cmdline.reuse with removals. */
+  /** Default /proc: the running command line for cmdline.reuse. */
   procRoot?: string;
+  /** Default /sys: kernel/kexec_loaded says whether a kernel is staged. */
+  sysfsRoot?: string;
   /**
    * When set, execute() asks this LUO holder to call reboot(LINUX_REBOOT_CMD_KEXEC) itself instead of running
    * `kexec -e`; useful where kexec-tools cannot be run at execute time (the load still needs it).
@@ -26,7 +31,7 @@ export interface LinuxKexecOptions {
 export class KexecError extends Error {
   constructor(
     message: string,
-    readonly reason: 'OutsideImageDir' | 'ChecksumMismatch' | 'BadCmdline' | 'KexecFailed',
+    readonly reason: 'OutsideImageDir' | 'ChecksumMismatch' | 'BadCmdline' | 'KexecFailed' | 'KexecStillLoaded',
   ) {
     super(message);
     this.name = 'KexecError';
@@ -36,10 +41,12 @@ export class KexecError extends Error {
 export class LinuxKexec implements Kexec {
   private readonly kexecPath: string;
   private readonly procRoot: string;
+  private readonly sysfsRoot: string;
 
   constructor(private readonly options: LinuxKexecOptions) {
     this.kexecPath = options.kexecPath ?? 'kexec';
     this.procRoot = options.procRoot ?? '/proc';
+    this.sysfsRoot = options.sysfsRoot ?? '/sys';
   }
 
   async load(image: KernelImage): Promise<void> {
@@ -47,8 +54,14 @@ export class LinuxKexec implements Kexec {
     await this.run(await this.loadArguments(kernel, initrd, image.cmdline));
   }
 
+  /** Unloads the staged kernel and proves it is gone: a kernel left staged is a KexecStillLoaded error. */
   async unload(): Promise<void> {
-    await this.run(['-u']);
+    await this.run(['-s', '-u']);
+    const file = path.join(this.sysfsRoot, 'kernel/kexec_loaded');
+    // No such file: a kernel without kexec, where nothing can be staged.
+    const loaded = (await readFile(file, 'utf8').catch(() => '0')).trim();
+    if (loaded !== '0')
+      throw new KexecError(`${this.kexecPath} -s -u succeeded but ${file} is still ${loaded}: the cancelled kernel stays staged, and a later \`kexec -e\` or \`systemctl kexec\` would boot it; unload it by hand (kexec -s -u)`, 'KexecStillLoaded');
   }
 
   async execute(): Promise<void> {
@@ -56,7 +69,7 @@ export class LinuxKexec implements Kexec {
       await this.options.rebootVia.check('kexec-reboot');
       return;
     }
-    await this.run(['-e']);
+    await this.run(['-e', '-x']);
   }
 
   /** `-l -s <image> [--initrd=<file>] [--append=<args>]` (kexec-tools argument order). */
