@@ -25,12 +25,14 @@
  *   create NAME                   mainline CREATE_SESSION; the helper keeps the session fd
  *   retrieve NAME                 mainline RETRIEVE_SESSION (new kernel)
  *   preserve NAME TOKEN SOURCE    PRESERVE_FD; SOURCE is path:/dev/... or pidfd:PID:FD (dup of a VMM's fd)
- *   retrieve-fd NAME TOKEN        RETRIEVE_FD; the restored fd stays open in the helper, reply carries its number
+ *   retrieve-fd NAME TOKEN        RETRIEVE_FD; the restored fd stays open in the helper (a VMM takes it with
+ *                                 pidfd_getfd: the reply carries pid and fd) until FINISH or close of its session
  *   preserve-memfd NAME TOKEN HEX  PRESERVE_FD of a new memfd holding the hex-decoded bytes (at most 1 KiB)
  *   retrieve-memfd NAME TOKEN     RETRIEVE_FD of a preserved memfd; replies its content as hex and closes it
  *   name NAME                     SESSION_GET_NAME: the name the kernel keeps for the held session
- *   finish NAME                   SESSION_FINISH
- *   close NAME                    close the session fd (before kexec this is the cancel)
+ *   finish NAME                   SESSION_FINISH, then closes the fds restored from that session: the files now belong
+ *                                 to whoever took them, and one the helper kept open would hold a device from its VMM
+ *   close NAME                    close the session fd and the fds restored from it (before kexec this is the cancel)
  *   legacy-state                  GET_STATE in the probed legacy dialect: {"state":"normal"|...}
  *   legacy-event EVENT            prepare | freeze | cancel | finish in the probed legacy dialect
  *   kexec-reboot                  sync, then reboot(LINUX_REBOOT_CMD_KEXEC); only returns on failure
@@ -153,12 +155,13 @@ static void print_abi(void)
 #define MAX_RESTORED 256
 
 struct session { char name[LU_SESSION_NAME_LENGTH]; int fd; };
+/* A file RETRIEVE_FD gave back, held for its session (fd -1: a free slot). */
+struct restored { int fd; const struct session *from; };
 
 static const char *device_path = "/dev/liveupdate";
 static int device_fd = -1;
 static struct session sessions[MAX_SESSIONS];
-static int restored_fds[MAX_RESTORED];
-static int restored_count;
+static struct restored restored[MAX_RESTORED];
 enum dialect { DIALECT_UNKNOWN, DIALECT_NONE, DIALECT_MAINLINE, DIALECT_V2, DIALECT_V3 };
 static enum dialect dialect = DIALECT_UNKNOWN;
 
@@ -204,6 +207,24 @@ static struct session *find_session(const char *name)
 		if (sessions[i].fd >= 0 && strcmp(sessions[i].name, name) == 0)
 			return &sessions[i];
 	return NULL;
+}
+
+static struct restored *free_restored(void)
+{
+	for (int i = 0; i < MAX_RESTORED; i++)
+		if (restored[i].fd < 0)
+			return &restored[i];
+	return NULL;
+}
+
+/* Closes every fd restored from session `s`. */
+static void release_restored(const struct session *s)
+{
+	for (int i = 0; i < MAX_RESTORED; i++)
+		if (restored[i].fd >= 0 && restored[i].from == s) {
+			close(restored[i].fd);
+			restored[i].fd = -1;
+		}
 }
 
 static struct session *free_session(void)
@@ -399,10 +420,14 @@ static int cmd_retrieve_memfd(const char *name, const char *token_text)
 		return reply_usage("token must be a decimal u64");
 	if (ioctl(s->fd, LU_SESSION_RETRIEVE_FD, &arg) != 0)
 		return reply_errno(errno, "LIVEUPDATE_SESSION_RETRIEVE_FD");
-	if (fstat(arg.fd, &st) != 0 || st.st_size > MAX_MEMFD_BYTES) {
-		int saved = st.st_size > MAX_MEMFD_BYTES ? EFBIG : errno;
+	if (fstat(arg.fd, &st) != 0) {
+		int saved = errno;
 		close(arg.fd);
 		return reply_errno(saved, "retrieved memfd");
+	}
+	if (st.st_size > MAX_MEMFD_BYTES) {
+		close(arg.fd);
+		return reply_errno(EFBIG, "retrieved memfd");
 	}
 	got = pread(arg.fd, data, (size_t)st.st_size, 0);
 	if (got < 0) {
@@ -439,6 +464,7 @@ static int cmd_retrieve_fd(const char *name, const char *token_text)
 {
 	struct session *s = find_session(name);
 	struct lu_retrieve_fd arg = {.size = sizeof(arg), .fd = -1};
+	struct restored *slot = free_restored();
 	char *end;
 
 	if (!s)
@@ -446,11 +472,12 @@ static int cmd_retrieve_fd(const char *name, const char *token_text)
 	arg.token = strtoull(token_text, &end, 10);
 	if (*end != '\0')
 		return reply_usage("token must be a decimal u64");
-	if (restored_count >= MAX_RESTORED)
+	if (!slot)
 		return reply_errno(EMFILE, "too many restored fds");
 	if (ioctl(s->fd, LU_SESSION_RETRIEVE_FD, &arg) != 0)
 		return reply_errno(errno, "LIVEUPDATE_SESSION_RETRIEVE_FD");
-	restored_fds[restored_count++] = arg.fd;
+	slot->fd = arg.fd;
+	slot->from = s;
 	printf("{\"ok\":true,\"fd\":%d,\"pid\":%d}\n", arg.fd, (int)getpid());
 	return 0;
 }
@@ -464,6 +491,7 @@ static int cmd_finish(const char *name)
 		return reply_errno(ENOENT, "session not held");
 	if (ioctl(s->fd, LU_SESSION_FINISH, &arg) != 0)
 		return reply_errno(errno, "LIVEUPDATE_SESSION_FINISH");
+	release_restored(s);
 	printf("{\"ok\":true}\n");
 	return 0;
 }
@@ -474,6 +502,7 @@ static int cmd_close(const char *name)
 
 	/* Closing what is not held is already the wanted outcome: cancel is idempotent. */
 	if (s) {
+		release_restored(s);
 		close(s->fd);
 		s->fd = -1;
 	}
@@ -596,6 +625,8 @@ static int serve(void)
 
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		sessions[i].fd = -1;
+	for (int i = 0; i < MAX_RESTORED; i++)
+		restored[i].fd = -1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (fgets(line, sizeof(line), stdin)) {
 		line[strcspn(line, "\r\n")] = '\0';
