@@ -24,7 +24,9 @@
  *   probe                         which ioctl dialect answers: {"api":"legacy-v2"|"legacy-v3"|"mainline"|"none"}
  *   create NAME                   mainline CREATE_SESSION; the helper keeps the session fd
  *   retrieve NAME                 mainline RETRIEVE_SESSION (new kernel)
- *   preserve NAME TOKEN SOURCE    PRESERVE_FD; SOURCE is path:/dev/... or pidfd:PID:FD (dup of a VMM's fd)
+ *   preserve NAME TOKEN SOURCE    PRESERVE_FD; SOURCE is path:/dev/... or pidfd:PID:FD:MAJOR:MINOR (a dup of a VMM's
+ *                                 fd, refused with ESTALE unless it is that character device: the pid or the fd may
+ *                                 have been reused since the caller found it)
  *   retrieve-fd NAME TOKEN        RETRIEVE_FD; the restored fd stays open in the helper (a VMM takes it with
  *                                 pidfd_getfd: the reply carries pid and fd) until FINISH or close of its session
  *   preserve-memfd NAME TOKEN HEX  PRESERVE_FD of a new memfd holding the hex-decoded bytes (at most 1 KiB)
@@ -52,6 +54,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* ---- uAPI facts ------------------------------------------------------------------------------------------ */
@@ -170,6 +173,15 @@ static int reply_errno(int err, const char *what)
 	const char *name = strerrorname_np(err);
 	printf("{\"ok\":false,\"errno\":\"%s\",\"code\":%d,\"at\":\"%s\",\"message\":\"%s: %s\"}\n",
 	       name ? name : "EUNKNOWN", err, what, what, strerror(err));
+	return -1;
+}
+
+/* An error whose message is ours rather than strerror's. */
+static int reply_error(int err, const char *what, const char *message)
+{
+	const char *name = strerrorname_np(err);
+	printf("{\"ok\":false,\"errno\":\"%s\",\"code\":%d,\"at\":\"%s\",\"message\":\"%s: %s\"}\n",
+	       name ? name : "EUNKNOWN", err, what, what, message);
 	return -1;
 }
 
@@ -306,21 +318,38 @@ static int cmd_session_open(const char *name, int create)
 	return 0;
 }
 
-/* pidfd:PID:FD duplicates a file another process holds (a VMM's VFIO cdev / iommufd): that very file is preserved. */
-static int open_source(const char *source)
+/*
+ * pidfd:PID:FD:MAJOR:MINOR duplicates a file another process holds (a VMM's VFIO cdev): that very file is preserved.
+ * The dup is kept only if it is the character device MAJOR:MINOR; anything else (the VMM exited and its pid went
+ * to another process, or the fd was closed and reused) fails with ESTALE, *mismatch set.
+ */
+static int open_source(const char *source, int *mismatch)
 {
-	int pid, target, pidfd, fd;
+	int pid, target, pidfd, fd, used = 0;
+	unsigned int major_number, minor_number;
+	struct stat st;
 
+	*mismatch = 0;
 	if (strncmp(source, "path:", 5) == 0)
 		return open(source + 5, O_RDWR | O_CLOEXEC);
-	if (sscanf(source, "pidfd:%d:%d", &pid, &target) == 2) {
+	if (sscanf(source, "pidfd:%d:%d:%u:%u%n", &pid, &target, &major_number, &minor_number, &used) == 4 &&
+	    source[used] == '\0') {
 		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (pidfd < 0)
 			return -1;
 		fd = (int)syscall(SYS_pidfd_getfd, pidfd, target, 0);
 		int saved = errno;
 		close(pidfd);
-		errno = saved;
+		if (fd < 0) {
+			errno = saved;
+			return -1;
+		}
+		if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(major_number, minor_number)) {
+			close(fd);
+			*mismatch = 1;
+			errno = ESTALE;
+			return -1;
+		}
 		return fd;
 	}
 	errno = EINVAL;
@@ -332,14 +361,16 @@ static int cmd_preserve(const char *name, const char *token_text, const char *so
 	struct session *s = find_session(name);
 	struct lu_preserve_fd arg = {.size = sizeof(arg)};
 	char *end;
-	int fd, rc, saved;
+	int fd, rc, saved, mismatch;
 
 	if (!s)
 		return reply_errno(ENOENT, "session not held");
 	arg.token = strtoull(token_text, &end, 10);
 	if (*end != '\0')
 		return reply_usage("token must be a decimal u64");
-	fd = open_source(source);
+	fd = open_source(source, &mismatch);
+	if (fd < 0 && mismatch)
+		return reply_error(ESTALE, source, "the file taken is not that device: the process exited and its pid was reused, or the fd was reassigned; scan again");
 	if (fd < 0)
 		return reply_errno(errno, source);
 	arg.fd = fd;

@@ -4,6 +4,7 @@
 // serve command, and checks what the helper still holds open after FINISH.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { readdir, readlink, rm, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -53,8 +54,31 @@ async function restoredFilesHeld(pid: number): Promise<string[]> {
   return targets.filter((t) => t.includes('fake-luo-restored')).sort();
 }
 
-/** Every command once, in the order an attempt uses them; asserts each reply and the fds held after FINISH / close. */
-async function exercise(serve: Serve): Promise<void> {
+/**
+ * A VMM's fd, taken with pidfd_getfd (this test process plays the VMM, holding /dev/null): kept only if it is the
+ * character device the caller named; another device number means the pid or fd was reused since the scan.
+ */
+async function preserveFromVmm(serve: Serve): Promise<void> {
+  const vmm = openSync('/dev/null', 'r');
+  try {
+    const { rdev } = fstatSync(vmm);
+    const [major, minor] = [Math.floor(rdev / 256) & 0xfff, rdev & 0xff];
+    const taken = await serve.send(`preserve attempt-1 1282 pidfd:${process.pid}:${vmm}:${major}:${minor}`);
+    assert.equal(taken.ok, true, JSON.stringify(taken));
+    const reused = await serve.send(`preserve attempt-1 1283 pidfd:${process.pid}:${vmm}:${major}:${minor + 1}`);
+    assert.equal(reused.errno, 'ESTALE', JSON.stringify(reused));
+    assert.match(String(reused['message']), /pid was reused, or the fd was reassigned/);
+    assert.equal((await serve.send(`preserve attempt-1 1283 pidfd:${process.pid}:${vmm}`)).errno, 'EINVAL', 'no unchecked form');
+  } finally {
+    closeSync(vmm);
+  }
+}
+
+/**
+ * Every command once, in the order an attempt uses them; asserts each reply and the fds held after FINISH / close.
+ * `pidfd`: also the pidfd:... source (valgrind 3.19 does not implement pidfd_getfd: ENOSYS there).
+ */
+async function exercise(serve: Serve, { pidfd }: { pidfd: boolean }): Promise<void> {
   const ok = async (command: string) => {
     const reply = await serve.send(command);
     assert.equal(reply.ok, true, `${command}: ${JSON.stringify(reply)}`);
@@ -72,6 +96,7 @@ async function exercise(serve: Serve): Promise<void> {
   assert.equal((await ok('name attempt-1'))['name'], 'attempt-1');
   assert.equal((await ok(`preserve-memfd attempt-1 4294967296 ${Buffer.from('key').toString('hex')}`))['bytes'], 3);
   await ok('preserve attempt-1 1280 path:/dev/null');
+  if (pidfd) await preserveFromVmm(serve);
   assert.equal((await serve.send('preserve attempt-1 1281 path:/nonexistent')).at, 'path:/nonexistent');
   assert.equal((await ok('close attempt-1'))['held'], true);
   assert.equal((await ok('close attempt-1'))['held'], false, 'cancel is idempotent');
@@ -110,7 +135,7 @@ describe('luo-helper (C) against a fake LUO kernel', () => {
     // The fake kernel is preloaded ahead of the ASan runtime on purpose: only the link-order check is relaxed.
     const env = { ...process.env, LD_PRELOAD: fakeKernel, ASAN_OPTIONS: 'verify_asan_link_order=0:detect_leaks=1:abort_on_error=0', UBSAN_OPTIONS: 'print_stacktrace=1' };
     const serve = new Serve(spawn(helper, ['serve', '--dev', device], { env }));
-    await exercise(serve).catch((err: unknown) => {
+    await exercise(serve, { pidfd: true }).catch((err: unknown) => {
       serve.kill();
       throw err;
     });
@@ -125,7 +150,7 @@ describe('luo-helper (C) against a fake LUO kernel', () => {
     assert.equal(version.status, 0, `cannot run valgrind (${version.error?.message ?? version.stderr}): install it (Debian: apt-get install valgrind)`);
     const child = spawn('valgrind', ['-q', '--error-exitcode=97', builtHelper(), 'serve', '--dev', device], { env: { ...process.env, LD_PRELOAD: fakeKernel } });
     const serve = new Serve(child);
-    await exercise(serve).catch((err: unknown) => {
+    await exercise(serve, { pidfd: false }).catch((err: unknown) => {
       serve.kill();
       throw err;
     });
