@@ -115,8 +115,8 @@ export class NodeActions {
     try {
       await this.host.luo.prepare(this.key(journal), journal.closure.map((c) => c.bdf));
     } catch (err) {
-      await this.undo(journal);
-      return fail('PrepareFailed', `LUO prepare of ${endpoints.join(', ')}: ${message(err)}`);
+      const left = await this.undo(journal);
+      return fail('PrepareFailed', `LUO prepare of ${endpoints.join(', ')}: ${message(err)}${left ? `; ${left}` : ''}`);
     }
     return this.save({ ...journal, phase: 'Prepared', timings: { prepareMs: performance.now() - started } });
   }
@@ -141,8 +141,8 @@ export class NodeActions {
     } catch (err) {
       if (err instanceof Error && err.name === 'SimAgentCrash') throw err;
       this.log.error({ err: message(err) }, 'the kernel refused kexec: cancelling the live update, the old kernel keeps running');
-      await this.undo(committed);
-      const failed = await this.save({ ...committed, phase: 'Failed', lastError: { reason: 'KexecRefused', message: `reboot(KEXEC) failed, still on ${committed.before.kernelRelease}: ${message(err)}` } });
+      const left = await this.undo(committed);
+      const failed = await this.save({ ...committed, phase: 'Failed', lastError: { reason: 'KexecRefused', message: `reboot(KEXEC) failed, still on ${committed.before.kernelRelease}: ${message(err)}${left ? `; ${left}` : ''}` } });
       return { journal: failed, rebooted: false };
     }
     return { journal: committed, rebooted: true };
@@ -225,9 +225,10 @@ export class NodeActions {
 
   /** Cancel before the point of no return; a cancel of an attempt never prepared still records Cancelled for its key. */
   async cancel(journal: Journal, reason?: { reason: string; message: string }): Promise<Journal> {
-    await this.undo(journal);
+    const left = await this.undo(journal);
     const cancelled: Journal = { ...journal, phase: 'Cancelled' };
-    if (reason) cancelled.lastError = reason;
+    if (reason) cancelled.lastError = left ? { ...reason, message: `${reason.message}; ${left}` } : reason;
+    else if (left) cancelled.lastError = { reason: 'KexecStillLoaded', message: left };
     else delete cancelled.lastError;
     return this.save(cancelled);
   }
@@ -239,13 +240,13 @@ export class NodeActions {
   }
 
   async failInterruptedKexec(journal: Journal): Promise<Journal> {
-    await this.undo(journal);
+    const left = await this.undo(journal);
     return this.save({
       ...journal,
       phase: 'Failed',
       lastError: {
         reason: 'KexecInterrupted',
-        message: `the agent restarted after committing to kexec at ${journal.kexecIssuedAt ?? '?'} but the machine never rebooted (same boot id); LUO state cancelled, ${journal.before.kernelRelease} keeps running`,
+        message: `the agent restarted after committing to kexec at ${journal.kexecIssuedAt ?? '?'} but the machine never rebooted (same boot id); LUO state cancelled, ${journal.before.kernelRelease} keeps running${left ? `; ${left}` : ''}`,
       },
     });
   }
@@ -257,14 +258,23 @@ export class NodeActions {
     });
   }
 
-  /** LUO cancel and kexec unload; both are idempotent and neither may stop the other. */
-  private async undo(journal: Journal): Promise<void> {
+  /**
+   * LUO cancel and kexec unload; both are idempotent and neither may stop the other. Resolves with what the unload
+   * left behind (a kernel still staged would be booted by the next `kexec -e`), for the caller's lastError.
+   */
+  private async undo(journal: Journal): Promise<string | undefined> {
     if ((await this.host.luo.api()) !== 'none') {
       await this.host.luo.cancel(this.key(journal)).catch((err: unknown) => {
         if (err instanceof Error && err.name === 'SimAgentCrash') throw err;
         this.log.error({ err: message(err) }, 'LUO cancel failed');
       });
     }
-    await this.host.kexec.unload().catch((err: unknown) => this.log.error({ err: message(err) }, 'kexec unload failed'));
+    try {
+      await this.host.kexec.unload();
+      return undefined;
+    } catch (err) {
+      this.log.error({ err: message(err) }, 'kexec unload failed');
+      return `kexec unload: ${message(err)}`;
+    }
   }
 }
