@@ -71,8 +71,11 @@ export class NodeActions {
     return next;
   }
 
-  /** Preflight, kexec load, LUO prepare. Resolves with the journal (Prepared, or Failed with nothing left behind). */
-  async prepare(request: PrepareRequest, identity: HostIdentity): Promise<Journal> {
+  /**
+   * Journal Preparing for the new key and `announce` it (the status write), then preflight, kexec load, LUO prepare.
+   * Resolves with the journal (Prepared, or Failed with nothing left behind).
+   */
+  async prepare(request: PrepareRequest, identity: HostIdentity, announce: (j: Journal) => Promise<void>): Promise<Journal> {
     const started = performance.now();
     let journal: Journal = {
       version: 1,
@@ -90,6 +93,8 @@ export class NodeActions {
     };
     const fail = (reason: FailureReason, text: string) =>
       this.save({ ...journal, phase: 'Failed', lastError: { reason, message: text }, timings: { prepareMs: performance.now() - started } });
+    journal = await this.save(journal);
+    await announce(journal);
 
     // Preflight: nothing is touched until every check passed.
     if ((await this.host.luo.api()) === 'none') return fail('NoLUO', `${this.node}: the running kernel ${identity.kernelRelease} has no Live Update Orchestrator (boot it with liveupdate=on)`);

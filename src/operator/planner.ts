@@ -3,7 +3,7 @@
 import type { PlanPhase } from '../api/plan';
 import { TERMINAL, type NodeAction, type NodeView, type PlanEvent, type PlannerInput, type PlannerOutput } from './model';
 import { resolveBudgets } from './planner/counts';
-import { classify, type Candidate, type Fleet } from './planner/fleet';
+import { classify, lostRecord, type Candidate, type Fleet } from './planner/fleet';
 import { advanceNode, type StopReason } from './planner/node-flow';
 import { orderNodes } from './planner/order';
 import { chooseStarts, holdsOurCordonOnly, orphanCordons, startActions, startBlockers, succeededIn, waitingReasons } from './planner/starts';
@@ -17,8 +17,8 @@ const previewOnly = (input: PlannerInput, fleet: Fleet): boolean => input.plan.s
 /** The windows cannot be evaluated (a time zone or schedule validation refused): treated as closed, nothing starts. */
 const windowsUnknown = (input: PlannerInput): boolean => (input.problems ?? []).some((p) => p.field.startsWith('spec.strategy.windows'));
 
-/** The plan still claims the node, or still has its cordon to lift (orphanCordons). */
-const holdsNode = (n: NodeView, planUid: string): boolean => n.record?.claim?.planUid === planUid || holdsOurCordonOnly(n, planUid);
+/** The plan still claims the node, still has its cordon to lift (orphanCordons), or holds it until a human reads its record. */
+const holdsNode = (n: NodeView, planUid: string): boolean => n.record?.claim?.planUid === planUid || holdsOurCordonOnly(n, planUid) || lostRecord(n, planUid) !== undefined;
 
 function phaseOf(input: PlannerInput, fleet: Fleet, startCount: number, exceeded: boolean, halted: boolean, steps: StepState, window: WindowState): PlanPhase {
   const { spec, metadata } = input.plan;
@@ -62,18 +62,20 @@ export function planRollout(input: PlannerInput): PlannerOutput {
   const stop: StopReason | undefined = deleting ? 'PlanDeleted' : spec.abort ? 'Aborted' : halted && spec.failurePolicy.onFailure === 'CancelInFlight' ? 'CancelledByPolicy' : undefined;
   const planEnded = deleting || spec.abort || (counts.inFlight === 0 && (fleet.pending.length === 0 || halted));
   for (const { node, mark } of fleet.started) {
-    const step = advanceNode(node, mark, { planUid, spec, now, ...(stop ? { stop } : {}), planEnded });
+    const step = advanceNode(node, mark, { planUid, spec, now, ...(stop ? { stop } : {}), planEnded, window });
     actions.push(...step.actions);
     events.push(...step.events);
     if (step.deadline !== undefined) deadlines.push(step.deadline);
   }
   for (const node of input.nodes)
-    if (node.record?.claim?.planUid === planUid && node.record.mark?.planUid !== planUid) actions.push({ kind: 'release', node: node.name });
+    if (node.record?.claim?.planUid === planUid && node.record.mark?.planUid !== planUid && lostRecord(node, planUid) === undefined) actions.push({ kind: 'release', node: node.name });
 
   if (blockers.length === 0) starts = chooseStarts(order, fleet, budgets, steps, succeededIn(actions, fleet, planUid));
   for (const candidate of starts) {
     const record = candidate.node.record!;
-    const attempt = Math.max(record.attempt, record.mark?.attempt ?? 0) + 1;
+    // Past every attempt this node has seen, the agent's included: a record recreated at attempt 0 must not make the
+    // agent take a new claim for one it already answered.
+    const attempt = Math.max(record.attempt, record.mark?.attempt ?? 0, record.status?.observedAttempt ?? 0) + 1;
     // Cordon, then claim with Prepare: the handoff from a freed slot to the next Prepare is two writes.
     actions.push(...startActions(candidate, planUid, attempt, now.toISOString()));
   }

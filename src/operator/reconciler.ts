@@ -88,7 +88,10 @@ export class PlanReconciler {
     const problems = validatePlan(plan);
     const now = this.now();
     const passStart = performance.now();
-    const views = this.deps.nodes.list().map((node) => nodeView(node, this.deps.records.get(node.metadata.name ?? '')));
+    const views = this.deps.nodes.list().map((node) => {
+      const name = node.metadata.name ?? '';
+      return nodeView(node, this.deps.records.get(name), this.deps.records.problem(name));
+    });
     const out = planRollout({ plan, nodes: views, now, deleting, problems });
     this.deps.metrics.planned(name, (performance.now() - passStart) / 1000);
     try {

@@ -2,7 +2,7 @@
 import type { NodeAction, NodeView, PlannerInput, RolloutMark } from '../model';
 import type { WindowState } from '../windows';
 import type { Budgets } from './counts';
-import type { Candidate, Fleet } from './fleet';
+import { lostRecord, type Candidate, type Fleet } from './fleet';
 import type { StepState } from './steps';
 
 /** Nodes this pass marks Succeeded, and which of them it uncordons: their slots are free for starts in the same pass. */
@@ -89,8 +89,12 @@ export function orphanCordons(nodes: readonly NodeView[], planUid: string, start
   return nodes.filter((n) => holdsOurCordonOnly(n, planUid) && !starting.has(n.name)).map((n) => ({ kind: 'uncordon', node: n.name }));
 }
 
-/** Our cordon mark on the Node without our mark on its record: the plan still has this node to let go of. */
-export const holdsOurCordonOnly = (n: NodeView, planUid: string): boolean => n.cordonedBy === planUid && n.record?.mark?.planUid !== planUid;
+/**
+ * Our cordon mark on the Node, and a readable record without our mark: the plan still has this node to let go of (a
+ * claim lost after our cordon). A record that is gone or unreadable is no such proof: the node keeps its cordon.
+ */
+export const holdsOurCordonOnly = (n: NodeView, planUid: string): boolean =>
+  n.cordonedBy === planUid && n.record !== undefined && n.record.mark?.planUid !== planUid && lostRecord(n, planUid) === undefined;
 
 /** Why no node may start now (empty: starts are up to the budgets). */
 export function startBlockers(input: PlannerInput, halted: boolean, steps: StepState, window: WindowState): string[] {
