@@ -58,11 +58,13 @@ export function planRollout(input: PlannerInput): PlannerOutput {
   const deadlines: number[] = [];
   const blockers = startBlockers(input, halted, steps, window);
   let starts: Candidate[] = [];
-  // Nodes this plan started always advance (abort, timeouts, deletion included), whatever else the spec says.
+  // Nodes this plan started always advance (abort, timeouts, deletion included), whatever else the spec says. Windows
+  // that cannot be evaluated stop new starts only: a node started inside a window under the last valid spec goes on.
+  const inFlightWindow = windowsUnknown(input) ? { open: true } : window;
   const stop: StopReason | undefined = deleting ? 'PlanDeleted' : spec.abort ? 'Aborted' : halted && spec.failurePolicy.onFailure === 'CancelInFlight' ? 'CancelledByPolicy' : undefined;
   const planEnded = deleting || spec.abort || (counts.inFlight === 0 && (fleet.pending.length === 0 || halted));
   for (const { node, mark } of fleet.started) {
-    const step = advanceNode(node, mark, { planUid, spec, now, ...(stop ? { stop } : {}), planEnded, window });
+    const step = advanceNode(node, mark, { planUid, spec, now, ...(stop ? { stop } : {}), planEnded, window: inFlightWindow });
     actions.push(...step.actions);
     events.push(...step.events);
     if (step.deadline !== undefined) deadlines.push(step.deadline);
