@@ -22,7 +22,7 @@ const report = (inventory: Inventory, requested: string[] = []) =>
     version: 'test',
     heartbeat: true,
     now: new Date('2026-12-01T00:00:00Z'),
-  } as Parameters<typeof desiredStatus>[0]);
+  });
 
 const bdfOf = (i: number) => `0000:${(i >> 8).toString(16).padStart(2, '0')}:${((i >> 3) & 0x1f).toString(16).padStart(2, '0')}.${i & 7}`;
 const nodeWith = (status: LiveUpdateNodeStatus) => makeNode('big', { record: { status } });
@@ -51,7 +51,7 @@ describe('device caps (4 096 functions, 600 on vfio-pci)', () => {
   it('the whole status, with all 600 in the preservation and the verification, stays well under etcd\'s 1.5 MiB', () => {
     const status = report(inventory, vfio);
     assert.equal(status.preservation?.filter((p) => p.flags.includes('busmaster')).length, LARGE_HOST.vfio);
-    const verification = status.preservation!.map((p) => ({ bdf: p.bdf, busMasterBefore: true, busMasterAfter: true, driverAfter: 'vfio-pci', dmaContinuous: true }));
+    const verification = status.preservation.map((p) => ({ bdf: p.bdf, busMasterBefore: true, busMasterAfter: true, driverAfter: 'vfio-pci', dmaContinuous: true }));
     const bytes = Buffer.byteLength(JSON.stringify({ ...status, verification }));
     assert.ok(bytes <= STATUS_BUDGET_BYTES, `${bytes} bytes`);
     assert.ok(STATUS_BUDGET_BYTES <= 1.5 * 1024 * 1024 / 2, 'the budget is at most half of etcd\'s limit');
@@ -62,7 +62,7 @@ describe('device caps (4 096 functions, 600 on vfio-pci)', () => {
     const v = verdict(report(inventory));
     assert.ok(v.eligible, v.eligible ? '' : `${v.reason}: ${v.message}`);
     assert.equal(v.preserve.length, LARGE_HOST.vfio);
-    LiveUpdateNodeSpec.parse({ attempt: 1, action: 'Prepare', preserve: v.preserve.map((bdf) => ({ bdf })) });
+    LiveUpdateNodeSpec.parse({ attempt: 1, action: 'None', preserve: v.preserve.map((bdf) => ({ bdf })) });
   });
 
   it('a rule matching functions that are only counted (not on vfio-pci) makes the node DevicesNotPreservable, naming them', () => {
