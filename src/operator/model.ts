@@ -42,6 +42,8 @@ export interface RolloutMark {
   failure?: boolean;
   /** We set spec.unschedulable (the Node carries our cordon mark); false when it was already unschedulable. */
   cordoned?: boolean;
+  /** A Failed node given back by a human (`kubectl liveupdate release`, or an uncordon): claim and cordon mark gone, the failure kept. */
+  released?: { by: string; at: string };
 }
 
 /** One candidate node as the planner sees it: the core Node and its LiveUpdateNode, already read from caches. */

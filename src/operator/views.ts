@@ -15,6 +15,7 @@ const RolloutMarkSchema = z.object({
   message: z.string().optional(),
   failure: z.boolean().optional(),
   cordoned: z.boolean().optional(),
+  released: z.object({ by: z.string(), at: z.string() }).optional(),
 }) satisfies z.ZodType<RolloutMark>;
 
 /** Our mark on a LiveUpdateNode; one we cannot read is treated as absent (the claim and the agent's report remain). */

@@ -30,11 +30,15 @@ const skip = (reason: SkipReason, message: string): Eligibility => ({ eligible: 
 
 export function eligibility(node: NodeView, spec: LiveUpdatePlanSpec, planUid: string): Eligibility {
   const { record, name } = node;
-  if (record?.claim && record.claim.planUid !== planUid)
-    return skip('ClaimedByOtherPlan', `node ${name} is claimed by plan ${record.claim.planName} (uid ${record.claim.planUid})`);
+  const giveBack = `once repaired, kubectl liveupdate release ${name} (or kubectl uncordon ${name}) gives it back`;
+  if (record?.claim && record.claim.planUid !== planUid) {
+    const failed = record.mark?.planUid === record.claim.planUid && record.mark.phase === 'Failed';
+    return skip('ClaimedByOtherPlan', `node ${name} is claimed by plan ${record.claim.planName} (uid ${record.claim.planUid})${failed ? `, which failed it (${record.mark?.reason ?? 'Failed'}) and keeps it for a human: ${giveBack}` : ''}`);
+  }
   // A plan that failed a node past the point of no return leaves it cordoned with its mark for a human, claim or not.
-  if (node.cordonedBy && node.cordonedBy !== planUid)
-    return skip('ClaimedByOtherPlan', `node ${name} is cordoned by plan uid ${node.cordonedBy}, which left it for a human: uncordon it to release it`);
+  // Once someone uncordoned it, the mark left behind (its plan may be gone) no longer holds it.
+  if (node.cordonedBy && node.cordonedBy !== planUid && node.unschedulable)
+    return skip('ClaimedByOtherPlan', `node ${name} is cordoned by plan uid ${node.cordonedBy}, which left it for a human: ${giveBack}`);
 
   const status = record?.status;
   if (!record) return skip('NoAgent', `node ${name} has no LiveUpdateNode: is the agent running there?`);

@@ -3,6 +3,7 @@
 import { durationMs } from '../../api/duration';
 import type { LiveUpdateNodeStatus } from '../../api/node';
 import type { LiveUpdatePlanSpec } from '../../api/plan';
+import { releaseUncordoned, uncordonedByHuman } from './release';
 import { TERMINAL, type NodeAction, type NodeView, type PlanEvent, type RolloutMark, type StoredPhase } from '../model';
 
 /** Why every node before the point of no return is being cancelled; none of these is the node's failure. */
@@ -84,7 +85,7 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
   const cancel = (reason: string, message: string, failure: boolean) => request('Cancel', next('Cancelling', { reason, message, failure }));
   const fail = (reason: string, message: string) => {
     step.actions.push({ kind: 'mark', node: name, mark: next('Failed', { reason, message, failure: true }) });
-    event('Warning', 'NodeFailed', 'Fail', `node ${name} failed (${reason}): ${message}; it stays cordoned for a human`);
+    event('Warning', 'NodeFailed', 'Fail', `node ${name} failed (${reason}): ${message}; it stays cordoned for a human: once repaired, kubectl liveupdate release ${name} (or kubectl uncordon ${name}) gives it back`);
     return step;
   };
   /** Uncordon if we cordoned (and `uncordon`: a soak came after the uncordon), then the terminal mark and the node given back in one write. */
@@ -106,6 +107,7 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
   });
 
   if (TERMINAL.has(mark.phase)) {
+    if (uncordonedByHuman(node, mark)) return { ...step, ...releaseUncordoned(node, mark, at) };
     const claimed = node.record?.claim?.planUid === planUid;
     if (claimed && (mark.phase !== 'Failed' || ctx.planEnded)) step.actions.push({ kind: 'release', node: name });
     return step;
