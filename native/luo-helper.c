@@ -24,13 +24,17 @@
  *   probe                         which ioctl dialect answers: {"api":"legacy-v2"|"legacy-v3"|"mainline"|"none"}
  *   create NAME                   mainline CREATE_SESSION; the helper keeps the session fd
  *   retrieve NAME                 mainline RETRIEVE_SESSION (new kernel)
- *   preserve NAME TOKEN SOURCE    PRESERVE_FD; SOURCE is path:/dev/... or pidfd:PID:FD (dup of a VMM's fd)
- *   retrieve-fd NAME TOKEN        RETRIEVE_FD; the restored fd stays open in the helper, reply carries its number
+ *   preserve NAME TOKEN SOURCE    PRESERVE_FD; SOURCE is path:/dev/... or pidfd:PID:FD:MAJOR:MINOR (a dup of a VMM's
+ *                                 fd, refused with ESTALE unless it is that character device: the pid or the fd may
+ *                                 have been reused since the caller found it)
+ *   retrieve-fd NAME TOKEN        RETRIEVE_FD; the restored fd stays open in the helper (a VMM takes it with
+ *                                 pidfd_getfd: the reply carries pid and fd) until FINISH or close of its session
  *   preserve-memfd NAME TOKEN HEX  PRESERVE_FD of a new memfd holding the hex-decoded bytes (at most 1 KiB)
  *   retrieve-memfd NAME TOKEN     RETRIEVE_FD of a preserved memfd; replies its content as hex and closes it
  *   name NAME                     SESSION_GET_NAME: the name the kernel keeps for the held session
- *   finish NAME                   SESSION_FINISH
- *   close NAME                    close the session fd (before kexec this is the cancel)
+ *   finish NAME                   SESSION_FINISH, then closes the fds restored from that session: the files now belong
+ *                                 to whoever took them, and one the helper kept open would hold a device from its VMM
+ *   close NAME                    close the session fd and the fds restored from it (before kexec this is the cancel)
  *   legacy-state                  GET_STATE in the probed legacy dialect: {"state":"normal"|...}
  *   legacy-event EVENT            prepare | freeze | cancel | finish in the probed legacy dialect
  *   kexec-reboot                  sync, then reboot(LINUX_REBOOT_CMD_KEXEC); only returns on failure
@@ -50,6 +54,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* ---- uAPI facts ------------------------------------------------------------------------------------------ */
@@ -153,12 +158,13 @@ static void print_abi(void)
 #define MAX_RESTORED 256
 
 struct session { char name[LU_SESSION_NAME_LENGTH]; int fd; };
+/* A file RETRIEVE_FD gave back, held for its session (fd -1: a free slot). */
+struct restored { int fd; const struct session *from; };
 
 static const char *device_path = "/dev/liveupdate";
 static int device_fd = -1;
 static struct session sessions[MAX_SESSIONS];
-static int restored_fds[MAX_RESTORED];
-static int restored_count;
+static struct restored restored[MAX_RESTORED];
 enum dialect { DIALECT_UNKNOWN, DIALECT_NONE, DIALECT_MAINLINE, DIALECT_V2, DIALECT_V3 };
 static enum dialect dialect = DIALECT_UNKNOWN;
 
@@ -167,6 +173,15 @@ static int reply_errno(int err, const char *what)
 	const char *name = strerrorname_np(err);
 	printf("{\"ok\":false,\"errno\":\"%s\",\"code\":%d,\"at\":\"%s\",\"message\":\"%s: %s\"}\n",
 	       name ? name : "EUNKNOWN", err, what, what, strerror(err));
+	return -1;
+}
+
+/* An error whose message is ours rather than strerror's. */
+static int reply_error(int err, const char *what, const char *message)
+{
+	const char *name = strerrorname_np(err);
+	printf("{\"ok\":false,\"errno\":\"%s\",\"code\":%d,\"at\":\"%s\",\"message\":\"%s: %s\"}\n",
+	       name ? name : "EUNKNOWN", err, what, what, message);
 	return -1;
 }
 
@@ -204,6 +219,24 @@ static struct session *find_session(const char *name)
 		if (sessions[i].fd >= 0 && strcmp(sessions[i].name, name) == 0)
 			return &sessions[i];
 	return NULL;
+}
+
+static struct restored *free_restored(void)
+{
+	for (int i = 0; i < MAX_RESTORED; i++)
+		if (restored[i].fd < 0)
+			return &restored[i];
+	return NULL;
+}
+
+/* Closes every fd restored from session `s`. */
+static void release_restored(const struct session *s)
+{
+	for (int i = 0; i < MAX_RESTORED; i++)
+		if (restored[i].fd >= 0 && restored[i].from == s) {
+			close(restored[i].fd);
+			restored[i].fd = -1;
+		}
 }
 
 static struct session *free_session(void)
@@ -285,21 +318,38 @@ static int cmd_session_open(const char *name, int create)
 	return 0;
 }
 
-/* pidfd:PID:FD duplicates a file another process holds (a VMM's VFIO cdev / iommufd): that very file is preserved. */
-static int open_source(const char *source)
+/*
+ * pidfd:PID:FD:MAJOR:MINOR duplicates a file another process holds (a VMM's VFIO cdev): that very file is preserved.
+ * The dup is kept only if it is the character device MAJOR:MINOR; anything else (the VMM exited and its pid went
+ * to another process, or the fd was closed and reused) fails with ESTALE, *mismatch set.
+ */
+static int open_source(const char *source, int *mismatch)
 {
-	int pid, target, pidfd, fd;
+	int pid, target, pidfd, fd, used = 0;
+	unsigned int major_number, minor_number;
+	struct stat st;
 
+	*mismatch = 0;
 	if (strncmp(source, "path:", 5) == 0)
 		return open(source + 5, O_RDWR | O_CLOEXEC);
-	if (sscanf(source, "pidfd:%d:%d", &pid, &target) == 2) {
+	if (sscanf(source, "pidfd:%d:%d:%u:%u%n", &pid, &target, &major_number, &minor_number, &used) == 4 &&
+	    source[used] == '\0') {
 		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (pidfd < 0)
 			return -1;
 		fd = (int)syscall(SYS_pidfd_getfd, pidfd, target, 0);
 		int saved = errno;
 		close(pidfd);
-		errno = saved;
+		if (fd < 0) {
+			errno = saved;
+			return -1;
+		}
+		if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(major_number, minor_number)) {
+			close(fd);
+			*mismatch = 1;
+			errno = ESTALE;
+			return -1;
+		}
 		return fd;
 	}
 	errno = EINVAL;
@@ -311,14 +361,16 @@ static int cmd_preserve(const char *name, const char *token_text, const char *so
 	struct session *s = find_session(name);
 	struct lu_preserve_fd arg = {.size = sizeof(arg)};
 	char *end;
-	int fd, rc, saved;
+	int fd, rc, saved, mismatch;
 
 	if (!s)
 		return reply_errno(ENOENT, "session not held");
 	arg.token = strtoull(token_text, &end, 10);
 	if (*end != '\0')
 		return reply_usage("token must be a decimal u64");
-	fd = open_source(source);
+	fd = open_source(source, &mismatch);
+	if (fd < 0 && mismatch)
+		return reply_error(ESTALE, source, "the file taken is not that device: the process exited and its pid was reused, or the fd was reassigned; scan again");
 	if (fd < 0)
 		return reply_errno(errno, source);
 	arg.fd = fd;
@@ -399,10 +451,14 @@ static int cmd_retrieve_memfd(const char *name, const char *token_text)
 		return reply_usage("token must be a decimal u64");
 	if (ioctl(s->fd, LU_SESSION_RETRIEVE_FD, &arg) != 0)
 		return reply_errno(errno, "LIVEUPDATE_SESSION_RETRIEVE_FD");
-	if (fstat(arg.fd, &st) != 0 || st.st_size > MAX_MEMFD_BYTES) {
-		int saved = st.st_size > MAX_MEMFD_BYTES ? EFBIG : errno;
+	if (fstat(arg.fd, &st) != 0) {
+		int saved = errno;
 		close(arg.fd);
 		return reply_errno(saved, "retrieved memfd");
+	}
+	if (st.st_size > MAX_MEMFD_BYTES) {
+		close(arg.fd);
+		return reply_errno(EFBIG, "retrieved memfd");
 	}
 	got = pread(arg.fd, data, (size_t)st.st_size, 0);
 	if (got < 0) {
@@ -439,6 +495,7 @@ static int cmd_retrieve_fd(const char *name, const char *token_text)
 {
 	struct session *s = find_session(name);
 	struct lu_retrieve_fd arg = {.size = sizeof(arg), .fd = -1};
+	struct restored *slot = free_restored();
 	char *end;
 
 	if (!s)
@@ -446,11 +503,12 @@ static int cmd_retrieve_fd(const char *name, const char *token_text)
 	arg.token = strtoull(token_text, &end, 10);
 	if (*end != '\0')
 		return reply_usage("token must be a decimal u64");
-	if (restored_count >= MAX_RESTORED)
+	if (!slot)
 		return reply_errno(EMFILE, "too many restored fds");
 	if (ioctl(s->fd, LU_SESSION_RETRIEVE_FD, &arg) != 0)
 		return reply_errno(errno, "LIVEUPDATE_SESSION_RETRIEVE_FD");
-	restored_fds[restored_count++] = arg.fd;
+	slot->fd = arg.fd;
+	slot->from = s;
 	printf("{\"ok\":true,\"fd\":%d,\"pid\":%d}\n", arg.fd, (int)getpid());
 	return 0;
 }
@@ -464,6 +522,7 @@ static int cmd_finish(const char *name)
 		return reply_errno(ENOENT, "session not held");
 	if (ioctl(s->fd, LU_SESSION_FINISH, &arg) != 0)
 		return reply_errno(errno, "LIVEUPDATE_SESSION_FINISH");
+	release_restored(s);
 	printf("{\"ok\":true}\n");
 	return 0;
 }
@@ -474,6 +533,7 @@ static int cmd_close(const char *name)
 
 	/* Closing what is not held is already the wanted outcome: cancel is idempotent. */
 	if (s) {
+		release_restored(s);
 		close(s->fd);
 		s->fd = -1;
 	}
@@ -596,6 +656,8 @@ static int serve(void)
 
 	for (int i = 0; i < MAX_SESSIONS; i++)
 		sessions[i].fd = -1;
+	for (int i = 0; i < MAX_RESTORED; i++)
+		restored[i].fd = -1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (fgets(line, sizeof(line), stdin)) {
 		line[strcspn(line, "\r\n")] = '\0';

@@ -71,8 +71,11 @@ export class NodeActions {
     return next;
   }
 
-  /** Preflight, kexec load, LUO prepare. Resolves with the journal (Prepared, or Failed with nothing left behind). */
-  async prepare(request: PrepareRequest, identity: HostIdentity): Promise<Journal> {
+  /**
+   * Journal Preparing for the new key and `announce` it (the status write), then preflight, kexec load, LUO prepare.
+   * Resolves with the journal (Prepared, or Failed with nothing left behind).
+   */
+  async prepare(request: PrepareRequest, identity: HostIdentity, announce: (j: Journal) => Promise<void>): Promise<Journal> {
     const started = performance.now();
     let journal: Journal = {
       version: 1,
@@ -90,6 +93,8 @@ export class NodeActions {
     };
     const fail = (reason: FailureReason, text: string) =>
       this.save({ ...journal, phase: 'Failed', lastError: { reason, message: text }, timings: { prepareMs: performance.now() - started } });
+    journal = await this.save(journal);
+    await announce(journal);
 
     // Preflight: nothing is touched until every check passed.
     if ((await this.host.luo.api()) === 'none') return fail('NoLUO', `${this.node}: the running kernel ${identity.kernelRelease} has no Live Update Orchestrator (boot it with liveupdate=on)`);
@@ -105,17 +110,18 @@ export class NodeActions {
 
     journal = await this.save({ ...journal, closure: plan.preserve.map(({ bdf, flags }) => ({ bdf, flags })) });
     try {
-      await this.host.kexec.load({ image: request.target.image, initrd: request.target.initrd, sha256: request.target.sha256, cmdline: request.target.cmdline });
+      const { image, initrd, sha256, initrdSha256, cmdline } = request.target;
+      await this.host.kexec.load({ image, initrd, sha256, initrdSha256, cmdline });
     } catch (err) {
       await this.host.kexec.unload().catch(() => undefined);
       const invalid = err instanceof KexecError && (err.reason === 'ChecksumMismatch' || err.reason === 'OutsideImageDir');
-      return fail(invalid ? 'ImageInvalid' : 'KexecLoadFailed', `${request.target.image}: ${message(err)}`);
+      return fail(invalid ? 'ImageInvalid' : 'KexecLoadFailed', `${request.target.image}${request.target.initrd ? ` (initrd ${request.target.initrd})` : ''}: ${message(err)}`);
     }
     try {
       await this.host.luo.prepare(this.key(journal), journal.closure.map((c) => c.bdf));
     } catch (err) {
-      await this.undo(journal);
-      return fail('PrepareFailed', `LUO prepare of ${endpoints.join(', ')}: ${message(err)}`);
+      const left = await this.undo(journal);
+      return fail('PrepareFailed', `LUO prepare of ${endpoints.join(', ')}: ${message(err)}${left ? `; ${left}` : ''}`);
     }
     return this.save({ ...journal, phase: 'Prepared', timings: { prepareMs: performance.now() - started } });
   }
@@ -140,8 +146,8 @@ export class NodeActions {
     } catch (err) {
       if (err instanceof Error && err.name === 'SimAgentCrash') throw err;
       this.log.error({ err: message(err) }, 'the kernel refused kexec: cancelling the live update, the old kernel keeps running');
-      await this.undo(committed);
-      const failed = await this.save({ ...committed, phase: 'Failed', lastError: { reason: 'KexecRefused', message: `reboot(KEXEC) failed, still on ${committed.before.kernelRelease}: ${message(err)}` } });
+      const left = await this.undo(committed);
+      const failed = await this.save({ ...committed, phase: 'Failed', lastError: { reason: 'KexecRefused', message: `reboot(KEXEC) failed, still on ${committed.before.kernelRelease}: ${message(err)}${left ? `; ${left}` : ''}` } });
       return { journal: failed, rebooted: false };
     }
     return { journal: committed, rebooted: true };
@@ -224,9 +230,10 @@ export class NodeActions {
 
   /** Cancel before the point of no return; a cancel of an attempt never prepared still records Cancelled for its key. */
   async cancel(journal: Journal, reason?: { reason: string; message: string }): Promise<Journal> {
-    await this.undo(journal);
+    const left = await this.undo(journal);
     const cancelled: Journal = { ...journal, phase: 'Cancelled' };
-    if (reason) cancelled.lastError = reason;
+    if (reason) cancelled.lastError = left ? { ...reason, message: `${reason.message}; ${left}` } : reason;
+    else if (left) cancelled.lastError = { reason: 'KexecStillLoaded', message: left };
     else delete cancelled.lastError;
     return this.save(cancelled);
   }
@@ -238,13 +245,13 @@ export class NodeActions {
   }
 
   async failInterruptedKexec(journal: Journal): Promise<Journal> {
-    await this.undo(journal);
+    const left = await this.undo(journal);
     return this.save({
       ...journal,
       phase: 'Failed',
       lastError: {
         reason: 'KexecInterrupted',
-        message: `the agent restarted after committing to kexec at ${journal.kexecIssuedAt ?? '?'} but the machine never rebooted (same boot id); LUO state cancelled, ${journal.before.kernelRelease} keeps running`,
+        message: `the agent restarted after committing to kexec at ${journal.kexecIssuedAt ?? '?'} but the machine never rebooted (same boot id); LUO state cancelled, ${journal.before.kernelRelease} keeps running${left ? `; ${left}` : ''}`,
       },
     });
   }
@@ -256,14 +263,23 @@ export class NodeActions {
     });
   }
 
-  /** LUO cancel and kexec unload; both are idempotent and neither may stop the other. */
-  private async undo(journal: Journal): Promise<void> {
+  /**
+   * LUO cancel and kexec unload; both are idempotent and neither may stop the other. Resolves with what the unload
+   * left behind (a kernel still staged would be booted by the next `kexec -e`), for the caller's lastError.
+   */
+  private async undo(journal: Journal): Promise<string | undefined> {
     if ((await this.host.luo.api()) !== 'none') {
       await this.host.luo.cancel(this.key(journal)).catch((err: unknown) => {
         if (err instanceof Error && err.name === 'SimAgentCrash') throw err;
         this.log.error({ err: message(err) }, 'LUO cancel failed');
       });
     }
-    await this.host.kexec.unload().catch((err: unknown) => this.log.error({ err: message(err) }, 'kexec unload failed'));
+    try {
+      await this.host.kexec.unload();
+      return undefined;
+    } catch (err) {
+      this.log.error({ err: message(err) }, 'kexec unload failed');
+      return `kexec unload: ${message(err)}`;
+    }
   }
 }

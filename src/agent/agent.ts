@@ -131,16 +131,19 @@ class NodeAgent {
     }
     const spec = record.spec;
     const step = decide({
-      request: { planUid: spec.planRef?.uid, attempt: spec.attempt, action: spec.action },
+      request: { planUid: spec.planRef?.uid, attempt: spec.attempt, action: spec.action, ...(spec.executeBy ? { executeBy: spec.executeBy } : {}) },
       journal,
       bootId: boot.identity.bootId,
       api: boot.api,
       processId: this.processId,
+      now: Date.now(),
     });
     if (step.kind !== 'idle') this.log.info({ step: step.kind, action: spec.action, attempt: spec.attempt, phase: journal?.phase }, 'step');
     const next = await this.perform(step, record, journal, boot, seenAt);
     if (this.finished) return;
     await this.publish(record, next, boot);
+    // A withdrawn attempt is cancelled: the request that replaced it (a new Prepare, a Cancel) is answered at once.
+    if (step.kind === 'withdrawn') return this.step(record);
     return { requeueAfterMs: isActive(next) ? this.heartbeatMs : (this.options.inventoryIntervalMs ?? 30_000) };
   }
 
@@ -168,6 +171,9 @@ class NodeAgent {
             preserve: spec.preserve.map((p) => p.bdf),
           },
           identity,
+          // The new key is in the status before anything is touched: an operator that gives the node up meanwhile
+          // waits for this attempt's Cancelled instead of taking the old status for "never started".
+          (j) => this.publish(record, j, boot),
         );
         // Prepared is in the status: the event is for what went wrong.
         if (next.phase !== 'Prepared') this.event(record, 'Warning', next.lastError?.reason ?? 'PrepareFailed', 'Prepare', next.lastError?.message ?? 'prepare failed');
@@ -198,6 +204,16 @@ class NodeAgent {
         const base: Journal = journal && journal.planUid === spec.planRef?.uid && journal.attempt === spec.attempt ? journal : this.emptyJournal(record, identity);
         const next = await this.actions.cancel(base);
         this.event(record, 'Normal', 'Cancelled', 'Cancel', `attempt ${next.attempt} cancelled: nothing stays prepared or loaded`);
+        return next;
+      }
+      case 'withdrawn': {
+        const next = await this.actions.cancel(journal!, { reason: 'Withdrawn', message: step.message });
+        this.event(record, 'Normal', 'Withdrawn', 'Cancel', step.message);
+        return next;
+      }
+      case 'expired': {
+        const next = await this.actions.cancel(journal!, { reason: 'ExecuteExpired', message: step.message });
+        this.event(record, 'Warning', 'ExecuteExpired', 'Execute', step.message);
         return next;
       }
       case 'refuse-cancel': {

@@ -11,6 +11,8 @@ export interface Request {
   planUid?: string;
   attempt: number;
   action: RequestedAction;
+  /** spec.executeBy: an Execute seen after it is cancelled, never carried out. */
+  executeBy?: string;
 }
 
 export interface Situation {
@@ -20,6 +22,8 @@ export interface Situation {
   api: LuoApi;
   /** This agent process (a mainline session dies with the process that holds it). */
   processId: string;
+  /** Epoch ms, for spec.executeBy. */
+  now: number;
 }
 
 export type IgnoreReason = 'StaleAttempt' | 'OtherAttemptInProgress' | 'OtherPlanInProgress' | 'NotPrepared' | 'NotVerified';
@@ -39,6 +43,10 @@ export type Step =
   | { kind: 'adopt' }
   | { kind: 'finish' }
   | { kind: 'cancel' }
+  /** The journal's attempt is Preparing / Prepared but the spec no longer asks for it: cancel it under its own key. */
+  | { kind: 'withdrawn'; message: string }
+  /** Execute arrived after spec.executeBy: cancel instead of kexec. */
+  | { kind: 'expired'; message: string }
   | { kind: 'refuse-cancel' };
 
 /** Phases at or past the point of no return (kexecIssuedAt). */
@@ -52,11 +60,19 @@ export function decide(s: Situation): Step {
   if (recovery) return recovery;
 
   const { request, journal } = s;
+  const sameKey = journal !== undefined && journal.planUid === request.planUid && journal.attempt === request.attempt;
+  const stale = journal !== undefined && journal.planUid === request.planUid && request.attempt < journal.attempt;
+  // The operator gave this attempt up (released the node, failed it, or claimed it anew): a held session and a
+  // loaded kernel nobody will ask to Execute must not stay behind, nor block the next request.
+  if (journal && (journal.phase === 'Preparing' || journal.phase === 'Prepared') && !stale && (!sameKey || request.action === 'None'))
+    return {
+      kind: 'withdrawn',
+      message: `attempt ${journal.attempt} of plan ${journal.planName} (${journal.planUid}) was ${journal.phase}, but the spec now asks for ${request.planUid ? `${request.action} of attempt ${request.attempt} of plan uid ${request.planUid}` : 'nothing'}: cancelled, nothing stays prepared or loaded`,
+    };
   if (request.action === 'None' || !request.planUid) return { kind: 'idle' };
 
-  const sameKey = journal !== undefined && journal.planUid === request.planUid && journal.attempt === request.attempt;
   if (journal && !sameKey) {
-    if (journal.planUid === request.planUid && request.attempt < journal.attempt)
+    if (stale)
       return { kind: 'ignore', reason: 'StaleAttempt', message: `${request.action} for attempt ${request.attempt} ignored: this node is at attempt ${journal.attempt} of the plan` };
     // An active journal is never overwritten by another key: its state (a held session, a loaded kernel) must be
     // cancelled or finished under its own key first.
@@ -87,6 +103,11 @@ export function decide(s: Situation): Step {
     case 'Prepare':
       return { kind: 'idle' }; // done, or failed: a new try comes with a new attempt
     case 'Execute':
+      if (phase === 'Prepared' && request.executeBy !== undefined && s.now > Date.parse(request.executeBy))
+        return {
+          kind: 'expired',
+          message: `Execute for attempt ${request.attempt} seen at ${new Date(s.now).toISOString()}, after its deadline spec.executeBy ${request.executeBy}: cancelled before the point of no return, nothing kexecs`,
+        };
       if (phase === 'Prepared') return { kind: 'execute' };
       if (phase === 'Preparing' || ((phase === 'Cancelled' || phase === 'Failed') && !journal.kexecIssuedAt))
         return { kind: 'ignore', reason: 'NotPrepared', message: `Execute for attempt ${request.attempt} refused: the attempt is ${phase}, not Prepared` };

@@ -143,13 +143,23 @@ const KernelCmdline = withRules(
   },
 );
 
-export const KernelTarget = z.object({
-  release: z.string().min(1).max(128).regex(/^[A-Za-z0-9._+~-]+$/, 'must be a kernel release like 6.19.2-lu1'),
-  image: AbsolutePath,
-  initrd: AbsolutePath.optional(),
-  sha256: Sha256,
-  cmdline: defaulted(KernelCmdline),
-});
+export const KernelTarget = withRules(
+  z.object({
+    release: z.string().min(1).max(128).regex(/^[A-Za-z0-9._+~-]+$/, 'must be a kernel release like 6.19.2-lu1'),
+    image: AbsolutePath,
+    initrd: AbsolutePath.optional(),
+    sha256: Sha256,
+    initrdSha256: Sha256.optional().describe('sha256 of the initrd: the agent refuses to load an initrd that does not match, as it does the image.'),
+    cmdline: defaulted(KernelCmdline),
+  }),
+  {
+    // The initrd runs as early user space of the new kernel: it is checked like the image, never loaded unverified.
+    rule: 'has(self.initrd) == has(self.initrdSha256)',
+    message: 'initrd and initrdSha256 go together: give the initrd\'s sha256 (sha256sum) with it, or drop both',
+    fieldPath: '.initrdSha256',
+    holds: (k) => (k.initrd === undefined) === (k.initrdSha256 === undefined),
+  },
+);
 export type KernelTarget = z.infer<typeof KernelTarget>;
 
 export const CompatibleFrom = z

@@ -18,6 +18,9 @@ export const LiveUpdateNodeSpec = withRules(
     planRef: z.object({ name: z.string().min(1).max(253), uid: z.string().min(1).max(64) }).optional(),
     attempt: z.int().min(0).default(0).describe('Increments for every new try on this node; every action and report is keyed by (plan uid, node, attempt).'),
     action: NodeAction.default('None'),
+    executeBy: Time.optional().describe(
+      'With Execute: the agent issues the kexec only before this instant, else it cancels the attempt (ExecuteExpired). The operator sets it to the earlier of the open window\'s end and half of timeouts.nodeReturn, so a late Execute never kexecs outside a window or after the node was given up.',
+    ),
     target: KernelTarget.optional(),
     compatibleFrom: CompatibleFrom.optional().describe('Copied from the plan: the agent refuses to prepare on a running release that matches none.'),
     preserve: z

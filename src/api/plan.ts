@@ -167,15 +167,21 @@ export const LiveUpdatePlanStatus = z.object({
   completedAt: Time.optional(),
   preview: z
     .object({
-      order: z.array(NodeName).max(5000),
-      batches: z.array(z.object({ step: count, nodes: z.array(NodeName).max(5000) })).max(5000),
+      eligible: count.describe('Nodes the plan would update: order lists the first 500 of them.'),
+      selected: count.describe('Nodes the selector names: nodes lists the first 256 of them by name.'),
+      order: z.array(NodeName).max(500).describe('Rollout order, first 500 (eligible counts all).'),
+      batches: z
+        .array(z.object({ step: count, size: count.describe('Nodes in this batch.'), nodes: z.array(NodeName).max(10).describe('Its first 10 nodes, in rollout order.') }))
+        .max(33)
+        .describe('Per step (the last may be the implicit 100% step): how many nodes, and the first of them.'),
       nodes: z
         .array(z.object({ node: NodeName, eligible: z.boolean(), reason: z.string().max(64).optional(), message: z.string().max(512).optional() }))
-        .max(5000)
+        .max(256)
         .optional()
-        .describe('Eligibility of every selected node.'),
+        .describe('Eligibility of the selected nodes, first 256 by name (selected counts all).'),
     })
-    .optional(),
+    .optional()
+    .describe('Bounded lists with counts: the status of a fleet of any size stays well under etcd\'s 1.5 MiB object limit.'),
 });
 
 export const LiveUpdatePlan = z
@@ -186,13 +192,20 @@ export const LiveUpdatePlan = z
     spec: LiveUpdatePlanSpec,
     status: LiveUpdatePlanStatus.optional(),
   })
-  // A transition rule (oldSelf): only the apiserver can check it.
+  // Transition rules (oldSelf): only the apiserver can check them. The operator writes status.startedAt before its
+  // first cordon or claim, guarded by the resourceVersion it planned from, so no node is ever claimed for a target
+  // or mode that can still change.
   .meta({
     'x-kubernetes-validations': [
       {
         rule: '!has(oldSelf.status) || !has(oldSelf.status.startedAt) || self.spec.target == oldSelf.spec.target',
         message: 'spec.target is immutable once the plan has started: create a new plan for another kernel',
         fieldPath: '.spec.target',
+      },
+      {
+        rule: '!has(oldSelf.status) || !has(oldSelf.status.startedAt) || self.spec.strategy.mode == oldSelf.spec.strategy.mode',
+        message: 'spec.strategy.mode cannot change once the plan has started: pause it (spec.strategy.paused) or abort it (spec.abort) instead',
+        fieldPath: '.spec.strategy.mode',
       },
     ],
   });

@@ -36,6 +36,10 @@ function faultObject(kind: string, arg: string | undefined): Record<string, unkn
     case 'freeze-error':
     case 'finish-error':
       return arg === undefined ? { kind } : { kind, errno: arg };
+    case 'slow-step': {
+      const [phase, ms] = (arg ?? '').split(':');
+      return { kind, phase: phase || undefined, ms: ms === undefined ? undefined : Number(ms), times: 1 };
+    }
     case 'agent-crash': {
       // One crash, then the restarted agent resumes: a crash on every start would only show a crash loop.
       const [phase, when] = (arg ?? '').split(':');
@@ -59,6 +63,7 @@ export const FAULT_ARGS: Record<FaultKind, string> = {
   'finish-error': '[EIO|EBUSY|EINVAL]',
   'native-driver-after-kexec': 'BDF (required)',
   'agent-crash': 'PHASE[:before|after] (required; PHASE: prepare, cancel, load, execute, retrieve, finish)',
+  'slow-step': 'PHASE:MS (required): that host operation takes MS milliseconds longer, once',
 };
 
 /** Parses one --fault value; errors name the flag and what is wrong with it. */
@@ -139,8 +144,14 @@ export function expectation(fault: Fault): Expectation {
     case 'kexec-load-error':
       return cancelled('KexecLoadFailed', 'the kernel refuses to load the image');
     case 'freeze-error':
-      // The agent committed to kexec (kexecIssuedAt) before the kernel refused: the operator may see either side.
-      return { plan: 'Halted', phases: ['Failed', 'Cancelled'], reason: 'KexecRefused', why: 'reboot(KEXEC) is refused in freeze: the node stays on its old kernel and the plan halts' };
+      return {
+        plan: 'Completed',
+        phases: ['Cancelled'],
+        reason: 'KexecRefused',
+        why: 'reboot(KEXEC) is refused in freeze: the node stays on its old kernel with everything cancelled, so it is cancelled and uncordoned — not a failure, the plan goes on',
+      };
+    case 'slow-step':
+      return { plan: 'Completed', phases: ['Succeeded'], why: `the host's ${fault.phase} takes ${fault.ms} ms longer: the update completes` };
     case 'never-returns':
     case 'panic-on-boot':
       return failed('NodeLost', fault.kind === 'never-returns' ? 'the node never comes back from kexec' : 'the new kernel panics at boot');

@@ -21,6 +21,8 @@ export interface KernelImage {
   image: string;
   initrd?: string;
   sha256: string;
+  /** Required with initrd: the initrd is verified like the image. */
+  initrdSha256?: string;
   cmdline: { append: string[]; remove: string[]; reuse: boolean };
 }
 

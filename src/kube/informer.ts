@@ -46,6 +46,8 @@ const MIN_HEALTHY_WATCH_MS = 1000;
 
 export class Informer<T extends Resource> {
   private readonly cache = new Map<string, T>();
+  /** Objects the apiserver holds but that do not parse, by key: why (consumers must not take them for absent). */
+  private readonly invalid = new Map<string, string>();
   private readonly handlers: EventHandler<T>[] = [];
   private readonly log: Logger;
   private readonly backoff: Backoff;
@@ -93,6 +95,11 @@ export class Informer<T extends Resource> {
 
   get(name: string, namespace?: string): T | undefined {
     return this.cache.get(namespace ? `${namespace}/${name}` : name);
+  }
+
+  /** Why the object of this name is not in the cache although it exists (it does not parse); undefined otherwise. */
+  problem(name: string, namespace?: string): string | undefined {
+    return this.invalid.get(namespace ? `${namespace}/${name}` : name);
   }
 
   list(): T[] {
@@ -184,9 +191,11 @@ export class Informer<T extends Resource> {
     if (this.stopping.signal.aborted) return;
 
     const fresh = new Map<string, T>();
+    this.invalid.clear();
     for (const item of raw) {
-      const parsed = this.parse(item);
-      if (parsed) fresh.set(objectKey(parsed), parsed);
+      const key = objectKey(item as Resource);
+      const parsed = this.parse(item, key);
+      if (parsed) fresh.set(key, parsed);
     }
     const previous = new Map(this.cache);
     this.cache.clear();
@@ -287,15 +296,16 @@ export class Informer<T extends Resource> {
     const key = objectKey(raw as Resource);
     const old = this.cache.get(key);
     if (type === 'DELETED') {
+      this.invalid.delete(key);
       if (old) {
         this.cache.delete(key);
         this.emit('delete', old);
       }
       return;
     }
-    const object = this.parse(raw);
+    const object = this.parse(raw, key);
     if (!object) {
-      // Kept out of the cache: consumers see it as gone rather than acting on a half-valid object.
+      // Kept out of the cache (consumers never act on a half-valid object), but known to exist: problem() says why.
       if (old) {
         this.cache.delete(key);
         this.emit('delete', old);
@@ -307,15 +317,19 @@ export class Informer<T extends Resource> {
     else this.emit('add', object);
   }
 
-  /** Strips managedFields (a large share of each object at fleet scale) and parses; invalid objects are logged, not cached. */
-  private parse(raw: unknown): T | undefined {
+  /** Strips managedFields (a large share of each object at fleet scale) and parses; invalid objects are logged and recorded, not cached. */
+  private parse(raw: unknown, key: string): T | undefined {
     const metadata = (raw as { metadata?: Record<string, unknown> } | null)?.metadata;
     if (metadata) delete metadata.managedFields;
     try {
-      return this.options.kind.parse(raw);
+      const object = this.options.kind.parse(raw);
+      this.invalid.delete(key);
+      return object;
     } catch (err) {
       this.stats.parseErrors++;
-      this.log.error({ object: metadata?.name }, `ignoring invalid ${this.options.kind.kind}: ${err instanceof Error ? err.message : String(err)}`);
+      const detail = err instanceof Error ? err.message : String(err);
+      this.invalid.set(key, `${this.options.kind.kind} ${key} does not parse: ${detail}`.slice(0, 1024));
+      this.log.error({ object: metadata?.name }, `ignoring invalid ${this.options.kind.kind}: ${detail}`);
       return undefined;
     }
   }

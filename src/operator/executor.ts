@@ -8,6 +8,7 @@ import type { LiveUpdateNode } from '../api/node';
 import type { LiveUpdatePlan } from '../api/plan';
 import type { ClusterResource } from '../kube/cluster-resource';
 import { patchNode } from '../kube/core-writes';
+import { mergePatchBetween } from '../kube/status-writer';
 import { CLAIMED_AT_ANNOTATION, CORDONED_BY_ANNOTATION, ROLLOUT_ANNOTATION, type NodeAction, type RolloutMark } from './model';
 import { cordonMark, readMark, writeMark } from './views';
 
@@ -20,10 +21,12 @@ export interface ExecutorDeps {
 }
 
 /** The spec of a node no plan claims. */
-const RELEASED = { planRef: null, action: 'None' };
+const RELEASED = { planRef: null, action: 'None', executeBy: null };
+/** A claimed node nothing more is asked of (Failed, kept for a human): no agent may act on an old request. */
+const WITHDRAWN = { action: 'None', executeBy: null };
 
 /** What a written object's resourceVersion became: the reconciler waits for its cache to catch up before planning again. */
-export type Written = { kind: 'LiveUpdateNode' | 'Node'; name: string; resourceVersion: string };
+export type Written = { kind: 'LiveUpdateNode' | 'Node' | 'LiveUpdatePlan'; name: string; resourceVersion: string };
 
 export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
@@ -36,11 +39,14 @@ export class Executor {
       case 'claim': {
         const record = this.requireRecord(action.node);
         const { kernel: target, compatibleFrom } = plan.spec.target;
+        // The claim is a new request, written whole: a merge patch of the fields alone would keep what an earlier
+        // plan set and this one does not (its initrd). Diffed against the version the precondition names.
+        const request = { planRef: { name, uid }, attempt: action.attempt, action: 'Prepare', target, compatibleFrom, preserve: action.preserve.map((bdf) => ({ bdf })) };
         const written = await this.deps.records.patch(
           action.node,
           {
             metadata: { annotations: { [ROLLOUT_ANNOTATION]: writeMark(action.mark), [CLAIMED_AT_ANNOTATION]: action.mark.since } },
-            spec: { planRef: { name, uid }, attempt: action.attempt, action: 'Prepare', target, compatibleFrom, preserve: action.preserve.map((bdf) => ({ bdf })) },
+            spec: mergePatchBetween(record.spec, request) ?? {},
           },
           { resourceVersion: record.metadata.resourceVersion },
         );
@@ -61,12 +67,12 @@ export class Executor {
       case 'request': {
         const written = await this.deps.records.patch(action.node, {
           metadata: { annotations: { [ROLLOUT_ANNOTATION]: writeMark(this.carry(action.node, action.mark)) } },
-          spec: { action: action.action },
+          spec: { action: action.action, executeBy: action.executeBy ?? null },
         });
         return [this.written('LiveUpdateNode', written)];
       }
       case 'mark':
-        return [await this.setMark(action.node, action.mark, action.release)];
+        return [await this.setMark(action.node, action.mark, action.release ? RELEASED : action.withdraw ? WITHDRAWN : undefined)];
       case 'uncordon': {
         const node = this.requireNode(action.node);
         const out: Written[] = [];
@@ -80,7 +86,7 @@ export class Executor {
           );
           out.push({ kind: 'Node', name: action.node, resourceVersion: patched.metadata?.resourceVersion ?? '' });
         }
-        if (action.then) out.push(await this.setMark(action.node, action.then, action.release));
+        if (action.then) out.push(await this.setMark(action.node, action.then, action.release ? RELEASED : undefined));
         return out;
       }
       case 'release': {
@@ -90,10 +96,10 @@ export class Executor {
     }
   }
 
-  /** The mark, and with `release` the claim dropped in the same patch (one write where the mark ends the node's run). */
-  private async setMark(node: string, mark: RolloutMark, release?: true): Promise<Written> {
+  /** The mark, and `spec` (the claim dropped, or the action withdrawn) in the same patch: one write where the mark ends the node's run. */
+  private async setMark(node: string, mark: RolloutMark, spec?: typeof RELEASED | typeof WITHDRAWN): Promise<Written> {
     const annotations = { [ROLLOUT_ANNOTATION]: writeMark(this.carry(node, mark)) };
-    const written = await this.deps.records.patch(node, release ? { metadata: { annotations }, spec: RELEASED } : { metadata: { annotations } });
+    const written = await this.deps.records.patch(node, spec ? { metadata: { annotations }, spec } : { metadata: { annotations } });
     return this.written('LiveUpdateNode', written);
   }
 

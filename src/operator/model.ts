@@ -42,6 +42,8 @@ export interface RolloutMark {
   failure?: boolean;
   /** We set spec.unschedulable (the Node carries our cordon mark); false when it was already unschedulable. */
   cordoned?: boolean;
+  /** The agent's boot id when Execute was requested: a KexecRefused from that same boot left the old kernel running. */
+  bootID?: string;
   /** A Failed node given back by a human (`kubectl liveupdate release`, or an uncordon): claim and cordon mark gone, the failure kept. */
   released?: { by: string; at: string };
 }
@@ -58,6 +60,8 @@ export interface NodeView {
   /** The kubelet's boot id (status.nodeInfo.bootID): an agent report for another boot is stale. */
   bootID?: string;
   record?: NodeRecordView;
+  /** The LiveUpdateNode (or our mark on it) exists but cannot be read: why, naming the object and the field. */
+  recordError?: string;
 }
 
 export interface NodeRecordView {
@@ -84,10 +88,13 @@ export type NodeAction =
    * a node we do not claim, which the next pass claims or lifts.
    */
   | { kind: 'cordon'; node: string }
-  /** Write spec.action and the new mark in one patch (Prepare comes with the claim). */
-  | { kind: 'request'; node: string; action: 'Execute' | 'Finish' | 'Cancel'; mark: RolloutMark }
-  /** Update only the mark (e.g. Failed after the point of no return); `release` also drops the claim in the same patch. */
-  | { kind: 'mark'; node: string; mark: RolloutMark; release?: true }
+  /** Write spec.action (Execute with its deadline, spec.executeBy) and the new mark in one patch (Prepare comes with the claim). */
+  | { kind: 'request'; node: string; action: 'Execute' | 'Finish' | 'Cancel'; mark: RolloutMark; executeBy?: string }
+  /**
+   * Update only the mark (e.g. Failed after the point of no return); `release` also drops the claim in the same patch,
+   * `withdraw` only the action (a Failed node stays claimed for a human, but no agent may act on its Execute later).
+   */
+  | { kind: 'mark'; node: string; mark: RolloutMark; release?: true; withdraw?: true }
   /** Clear our cordon mark and unschedulable (only if the Node carries our mark), then mark `then` (and release), if given. */
   | { kind: 'uncordon'; node: string; then?: RolloutMark; release?: true }
   /** Drop spec.planRef and the action (the mark stays as the record of what happened). */
@@ -109,6 +116,8 @@ export interface PlannerInput {
   now: Date;
   /** The plan is being deleted: finish safely, release, then the finalizer can go. */
   deleting: boolean;
+  /** What makes the spec unable to run (validatePlan): no node starts, nodes in flight go on. */
+  problems?: readonly { field: string; message: string }[];
 }
 
 export interface PlannerOutput {

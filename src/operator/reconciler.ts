@@ -5,7 +5,6 @@ import type { CoreNode } from '../api/core-node';
 import type { LiveUpdateNode } from '../api/node';
 import type { LiveUpdatePlan, LiveUpdatePlanStatus } from '../api/plan';
 import type { ClusterResource } from '../kube/cluster-resource';
-import { setCondition } from '../kube/conditions';
 import type { ReconcileContext, ReconcileResult } from '../kube/controller';
 import type { EventRecorder } from '../kube/events';
 import type { Informer } from '../kube/informer';
@@ -68,7 +67,7 @@ export class PlanReconciler {
   }
 
   async reconcile(name: string, ctx: ReconcileContext): Promise<ReconcileResult | void> {
-    const plan = this.deps.plans.get(name);
+    let plan = this.deps.plans.get(name);
     if (!plan) {
       this.expectations.forget(name);
       this.statusWrittenAt.delete(name);
@@ -85,19 +84,23 @@ export class PlanReconciler {
       ctx.log.info('finalizer added');
     }
 
-    const problems = deleting ? [] : validatePlan(plan);
-    if (problems.length > 0) return this.invalid(plan, problems);
-
+    // A spec that cannot run stops new starts only (the planner): nodes in flight still advance, abort and timeouts hold.
+    const problems = validatePlan(plan);
     const now = this.now();
     const passStart = performance.now();
-    const views = this.deps.nodes.list().map((node) => nodeView(node, this.deps.records.get(node.metadata.name ?? '')));
-    const out = planRollout({ plan, nodes: views, now, deleting });
+    const views = this.deps.nodes.list().map((node) => {
+      const name = node.metadata.name ?? '';
+      return nodeView(node, this.deps.records.get(name), this.deps.records.problem(name));
+    });
+    const out = planRollout({ plan, nodes: views, now, deleting, problems });
     this.deps.metrics.planned(name, (performance.now() - passStart) / 1000);
     try {
       // Starts only once every other write of the pass is done: the slots they take were freed by those writes.
       const isStart = (a: NodeAction) => a.kind === 'cordon' || a.kind === 'claim';
       await this.applyByNode(plan, out.actions.filter((a) => !isStart(a)), now);
-      await this.applyByNode(plan, out.actions.filter(isStart), now);
+      const starts = out.actions.filter(isStart);
+      if (starts.length > 0 && !plan.status?.startedAt) plan = await this.recordStart(plan, out.status.startedAt ?? now.toISOString());
+      await this.applyByNode(plan, starts, now);
     } finally {
       for (const event of out.events) this.emit(plan, event);
     }
@@ -111,6 +114,18 @@ export class PlanReconciler {
     }
     const requeue = Math.min(out.requeueAfterMs ?? Infinity, statusWait ?? Infinity);
     return requeue !== Infinity ? { requeueAfterMs: Math.max(requeue, 50) } : undefined;
+  }
+
+  /**
+   * status.startedAt before the first cordon or claim: from then on the apiserver refuses edits of spec.target and
+   * spec.strategy.mode (CEL), so every node of the plan gets the same request. The write is guarded by the
+   * resourceVersion this pass planned from: a spec edited meanwhile fails it (409) and the next pass re-plans.
+   */
+  private async recordStart(plan: LiveUpdatePlan, startedAt: string): Promise<LiveUpdatePlan> {
+    const name = plan.metadata.name ?? '';
+    const written = await this.deps.planApi.patchStatus(name, { status: { startedAt } }, { resourceVersion: plan.metadata.resourceVersion });
+    this.expectations.record(name, [{ kind: 'LiveUpdatePlan', name, resourceVersion: written.metadata.resourceVersion ?? '' }]);
+    return written;
   }
 
   /**
@@ -148,16 +163,6 @@ export class PlanReconciler {
     });
   }
 
-  /** A spec the apiserver accepted but that cannot run: say which field and why, start nothing. */
-  private async invalid(plan: LiveUpdatePlan, problems: { field: string; message: string }[]): Promise<void> {
-    const message = problems.map((p) => `${p.field}: ${p.message}`).join('; ').slice(0, 32_000);
-    const now = this.now();
-    let conditions = setCondition(plan.status?.conditions, { type: 'Ready', status: 'False', reason: 'InvalidSpec', message, observedGeneration: plan.metadata.generation }, now).conditions;
-    conditions = setCondition(conditions, { type: 'Progressing', status: 'False', reason: 'InvalidSpec', message: 'nothing starts until the spec is fixed', observedGeneration: plan.metadata.generation }, now).conditions;
-    const status = { ...plan.status, observedGeneration: plan.metadata.generation, phase: plan.status?.phase ?? 'Pending', conditions };
-    if (await writeStatusIfChanged(this.deps.planApi, plan, status)) this.emit(plan, { type: 'Warning', reason: 'InvalidSpec', action: 'Validate', note: message.slice(0, 1000) });
-  }
-
   private observe(plan: LiveUpdatePlan, action: NodeAction, now: Date): void {
     const name = plan.metadata.name ?? '';
     if (action.kind === 'claim') this.deps.metrics.prepareWritten(name, now.getTime());
@@ -183,7 +188,7 @@ export class PlanReconciler {
   }
 
   private cachedVersion(w: Written): string | undefined {
-    const object = w.kind === 'Node' ? this.deps.nodes.get(w.name) : this.deps.records.get(w.name);
+    const object = w.kind === 'Node' ? this.deps.nodes.get(w.name) : w.kind === 'LiveUpdatePlan' ? this.deps.plans.get(w.name) : this.deps.records.get(w.name);
     return object?.metadata.resourceVersion;
   }
 }

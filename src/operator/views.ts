@@ -15,20 +15,29 @@ const RolloutMarkSchema = z.object({
   message: z.string().optional(),
   failure: z.boolean().optional(),
   cordoned: z.boolean().optional(),
+  bootID: z.string().optional(),
   released: z.object({ by: z.string(), at: z.string() }).optional(),
 }) satisfies z.ZodType<RolloutMark>;
 
-/** Our mark on a LiveUpdateNode; one we cannot read is treated as absent (the claim and the agent's report remain). */
-export function readMark(record: LiveUpdateNode): RolloutMark | undefined {
+/** Our mark on a LiveUpdateNode, or why it cannot be read (never guessed at: the planner holds such a node as it is). */
+export function parseMark(record: LiveUpdateNode): { mark?: RolloutMark; error?: string } {
   const raw = record.metadata.annotations?.[ROLLOUT_ANNOTATION];
-  if (!raw) return undefined;
+  if (!raw) return {};
+  const where = `LiveUpdateNode ${record.metadata.name ?? '?'} annotation ${ROLLOUT_ANNOTATION}`;
+  let json: unknown;
   try {
-    const parsed = RolloutMarkSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
+    json = JSON.parse(raw);
+  } catch (err) {
+    return { error: `${where}: not JSON (${(err as Error).message})` };
   }
+  const parsed = RolloutMarkSchema.safeParse(json);
+  if (parsed.success) return { mark: parsed.data };
+  const issue = parsed.error.issues[0];
+  return { error: `${where}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}` };
 }
+
+/** Our mark on a LiveUpdateNode; undefined when absent or unreadable (parseMark says why). */
+export const readMark = (record: LiveUpdateNode): RolloutMark | undefined => parseMark(record).mark;
 
 export const writeMark = (mark: RolloutMark): string => JSON.stringify(mark);
 
@@ -36,7 +45,8 @@ export const writeMark = (mark: RolloutMark): string => JSON.stringify(mark);
 export const cordonMark = (planName: string, planUid: string): string => `${planName}/${planUid}`;
 const uidOfCordonMark = (value: string | undefined): string | undefined => value?.split('/').pop();
 
-export function nodeView(node: CoreNode, record: LiveUpdateNode | undefined): NodeView {
+/** `recordError`: the informer holds a LiveUpdateNode of this name that does not parse (kept out of its cache). */
+export function nodeView(node: CoreNode, record: LiveUpdateNode | undefined, recordError?: string): NodeView {
   const view: NodeView = {
     name: node.metadata.name ?? '',
     labels: node.metadata.labels ?? {},
@@ -53,9 +63,10 @@ export function nodeView(node: CoreNode, record: LiveUpdateNode | undefined): No
       action: record.spec.action,
     };
     if (record.spec.planRef) view.record.claim = { planName: record.spec.planRef.name, planUid: record.spec.planRef.uid };
-    const mark = readMark(record);
+    const { mark, error } = parseMark(record);
     if (mark) view.record.mark = mark;
+    if (error) view.recordError = error;
     if (record.status) view.record.status = record.status;
-  }
+  } else if (recordError) view.recordError = recordError;
   return view;
 }

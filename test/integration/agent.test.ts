@@ -218,6 +218,46 @@ describe('node agent (process, simulated host, real apiserver)', () => {
     assert.equal(refused.phase, 'Verified');
   });
 
+  it('a request withdrawn while the agent is inside prepare(): the new key is published first, the attempt is cancelled once prepare ends, the next plan is taken', async () => {
+    const node = await simNode();
+    await writeFile(node.faults, JSON.stringify({ nodes: { [node.name]: [{ kind: 'slow-step', phase: 'prepare', ms: 3000, times: 1 }] } }));
+    await startAgent(node);
+    const idle = await until(node, 'idle', (s) => s.phase === 'Idle' && (s.devices?.length ?? 0) > 0);
+    const first = randomUUID();
+    await request(node, prepareSpec(first, 1, passthrough(idle)));
+    // Before any side effect the operator can see that this key is being worked on.
+    await until(node, 'Preflight for the new key', (s) => s.phase === 'Preflight' && s.observedPlanUID === first && s.observedAttempt === 1, 2500);
+    // The operator gives the node up (abort, deletion, timeout) while prepare() runs.
+    await request(node, { planRef: null, action: 'None' });
+    await until(node, 'the withdrawn attempt cancelled', (s) => s.phase === 'Cancelled' && s.observedPlanUID === first);
+    const state = await simState(node);
+    assert.equal(state.loaded, null, 'nothing stays loaded');
+    assert.deepEqual(state.kernel.mainline.outgoing, {}, 'no LUO session left');
+    // Another plan claims the node: no OtherPlanInProgress, it prepares.
+    const second = randomUUID();
+    await request(node, prepareSpec(second, 1, passthrough(idle)));
+    await until(node, 'the next plan prepared', (s) => s.phase === 'Prepared' && s.observedPlanUID === second);
+    // A spec that names another key while one is Prepared: the old attempt is cancelled, the new one prepared.
+    const third = randomUUID();
+    await request(node, prepareSpec(third, 1, passthrough(idle)));
+    await until(node, 'the third plan prepared', (s) => s.phase === 'Prepared' && s.observedPlanUID === third);
+    assert.ok(!(await events(node)).some((e) => e.reason === 'OtherPlanInProgress'), 'no request was ignored');
+    assert.equal(await bootCount(node), 1);
+  });
+
+  it('an Execute past its deadline (spec.executeBy) is refused: the attempt is cancelled, nothing kexecs', async () => {
+    const node = await simNode();
+    const { uid } = await prepared(node);
+    await request(node, { action: 'Execute', executeBy: new Date(Date.now() - 60_000).toISOString() });
+    const cancelled = await until(node, 'Cancelled', (s) => s.phase === 'Cancelled' && s.observedPlanUID === uid);
+    assert.equal(cancelled.lastError?.reason, 'ExecuteExpired');
+    assert.match(cancelled.lastError?.message ?? '', /executeBy/);
+    assert.equal(cancelled.kexecIssuedAt, undefined);
+    const state = await simState(node);
+    assert.equal(state.loaded, null, 'nothing stays loaded');
+    assert.equal(await bootCount(node), 1, 'no kexec');
+  });
+
   it('fails preflight, loads nothing, when the running kernel cannot preserve VFIO devices (Linux 7.2)', async () => {
     const node = await simNode({ vfioPreservation: false });
     await startAgent(node);

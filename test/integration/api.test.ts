@@ -14,6 +14,9 @@ import type { LiveUpdatePlan } from '../../src/api/plan';
 import { adminKubeConfig, uniqueName } from '../support/kube';
 import { validPlanSpec } from '../support/plan-arbitrary';
 import { MALFORMED_PLANS, malformedPlan, validPlan } from '../support/plans';
+import { agentStatus, makeNode } from '../support/fleet-arbitrary';
+import { planRollout } from '../../src/operator/planner';
+import { writeStatusIfChanged } from '../../src/kube/status-writer';
 
 const run = promisify(execFile);
 const examples = path.resolve(__dirname, '../../manifests/examples');
@@ -93,14 +96,36 @@ describe('LiveUpdatePlan API on the real apiserver', () => {
     }
   });
 
-  it('keeps spec.target immutable once the plan has started', async () => {
+  it('keeps spec.target and spec.strategy.mode immutable once the plan has started', async () => {
     const name = uniqueName('started');
     await plans.create(validPlan(name));
-    await plans.patch(name, { spec: { target: { kernel: { release: '6.19.4-lu3' } } } }); // not started: allowed
+    await plans.patch(name, { spec: { target: { kernel: { release: '6.19.4-lu3' } }, strategy: { mode: 'Preview' } } }); // not started: allowed
+    await plans.patch(name, { spec: { strategy: { mode: 'Execute' } } });
     await plans.patchStatus(name, { status: { startedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), phase: 'Progressing' } });
     const message = await rejection(plans.patch(name, { spec: { target: { kernel: { release: '6.19.5' } } } }));
     assert.match(message, /spec\.target.*immutable once the plan has started/);
+    assert.match(await rejection(plans.patch(name, { spec: { strategy: { mode: 'Preview' } } })), /spec\.strategy\.mode.*cannot change once the plan has started/);
     await plans.patch(name, { spec: { strategy: { paused: true } } }); // the rest of spec stays editable
+    await plans.delete(name);
+  });
+
+  it('stores the Preview status the planner computes for 5 000 nodes with the longest legal names (issue 18 item 16)', async () => {
+    const name = uniqueName('preview5k');
+    const body = validPlan(name);
+    const created = await plans.create({ ...body, spec: { ...(body.spec as object), strategy: { mode: 'Preview', steps: [{ nodes: 1 }, { nodes: '50%' }] } } });
+    // 253-character names (the longest a Node may have), a third skipped: the pure planner's status, written as the operator writes it.
+    const nodes = Array.from({ length: 5000 }, (_, i) => {
+      const node = `${String(i).padStart(6, '0')}-${'n'.repeat(246)}`;
+      return i % 3 === 0 ? makeNode(node, { record: { status: agentStatus({ kernelRelease: '6.19.4-lu2' }) } }) : makeNode(node);
+    });
+    const status = planRollout({ plan: created, nodes, now: new Date(), deleting: false }).status;
+    assert.equal(status.phase, 'Previewed');
+    assert.ok(await writeStatusIfChanged(plans, created, status));
+    const stored = (await plans.get(name)).status;
+    assert.equal(stored?.preview?.eligible, 3333);
+    assert.equal(stored?.preview?.selected, 5000);
+    assert.deepEqual(stored?.preview?.batches.map((b) => b.size), [1, 1666, 1666]);
+    assert.equal(stored?.summary?.eligible, 3333);
     await plans.delete(name);
   });
 

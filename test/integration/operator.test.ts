@@ -1,7 +1,7 @@
 // The operator as its own process against the real apiserver, driving real `liveupdate agent` processes on a
 // simulated fleet (SimFleet plays the kubelet). Each test has its own fleet and plan; one operator serves them all.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -12,8 +12,11 @@ import { nodeResource, planResource, type ClusterResource } from '../../src/kube
 import { CLAIMED_AT_ANNOTATION, CORDONED_BY_ANNOTATION } from '../../src/operator/model';
 import { readMark } from '../../src/operator/views';
 import { SimFleet } from '../../src/sim/fleet';
+import { nodePaths } from '../../src/sim/layout';
 import { writeNodeStatus } from '../../src/sim/node-object';
-import { planFor, startFleet, stopFleet, type E2eFleet } from '../support/e2e';
+import { planFor, RecordWatch, startFleet, stopFleet, type E2eFleet } from '../support/e2e';
+import { Informer } from '../../src/kube/informer';
+import { planKind } from '../../src/kube/kinds';
 import { adminKubeConfig, uniqueName } from '../support/kube';
 import { OperatorProcess } from '../support/operator-process';
 import { waitFor } from '../support/wait';
@@ -116,6 +119,20 @@ describe('operator (process) with agents on a simulated fleet', () => {
     assert.ok((await planEvents(body.metadata.name)).includes('InvalidSpec'));
   });
 
+  it('an invalid spec edit mid-rollout (a mistyped time zone): the node in flight still finishes, nothing new starts (issue 18 item 6)', async () => {
+    const f = await fleet(2);
+    const body = plan(f, { maxInFlight: 1, maxUnavailable: 1, order: 'Name' });
+    await plans.create(body);
+    await waitFor('the first node claimed', async () => (await records.get(f.nodes[0]!)).spec.planRef !== undefined, 60_000, 50);
+    await plans.patch(body.metadata.name, { spec: { strategy: { windows: [{ schedule: '0 2 * * *', duration: '4h', timeZone: 'Europe/Pariss' }] } } });
+    const stopped = await until(body.metadata.name, 'the first node done, InvalidSpec', (s) => s.summary?.succeeded === 1 && s.summary.inFlight === 0 && s.conditions?.some((c) => c.type === 'Ready' && c.reason === 'InvalidSpec') === true);
+    assert.match(stopped.conditions!.find((c) => c.type === 'Ready')!.message, /spec\.strategy\.windows\[0\]\.timeZone/);
+    assert.equal(await kernelOf(f.nodes[0]!), TARGET);
+    assert.ok(!(await nodeObject(f.nodes[0]!)).spec?.unschedulable, 'the finished node is uncordoned');
+    assert.equal((await records.get(f.nodes[1]!)).spec.planRef, undefined, 'nothing new starts');
+    assert.equal(stopped.phase, 'Paused');
+  });
+
   it('legacy LUO model: 6 nodes live-updated, DMA kept, nothing left cordoned', async () => {
     const f = await fleet(6, { api: 'legacy' });
     const body = plan(f, { maxInFlight: 3, maxUnavailable: 3 });
@@ -135,7 +152,6 @@ describe('operator (process) with agents on a simulated fleet', () => {
   // status, its Events and the node's cordon.
   const faultOutcomes: [fault: object, phase: 'Failed' | 'Cancelled', reason: string, cordoned: boolean][] = [
     [{ kind: 'kexec-load-error' }, 'Cancelled', 'KexecLoadFailed', false],
-    [{ kind: 'freeze-error' }, 'Failed', 'KexecRefused', true],
     [{ kind: 'panic-on-boot' }, 'Failed', 'NodeLost', true],
     [{ kind: 'finish-error' }, 'Failed', 'FinishFailed', true],
     [{ kind: 'native-driver-after-kexec', device: '0000:05:00.1' }, 'Failed', 'DriverChanged', true],
@@ -155,6 +171,82 @@ describe('operator (process) with agents on a simulated fleet', () => {
     });
   }
 
+  const faultsFile = (f: SimFleet) => path.join(dir, `${f.nodes[0]!.replace(/-01$/, '')}-faults.json`);
+  const simState = async (f: SimFleet, node: string) =>
+    JSON.parse(await readFile(path.join(nodePaths(path.join(dir, f.nodes[0]!.replace(/-01$/, '')), node).simDir, 'state.json'), 'utf8')) as { loaded: unknown; boots: number; kernel: { mainline: { outgoing: object } } };
+
+  it('freeze-error → KexecRefused on the same boot: Cancelled and uncordoned, not a failure; the plan goes on', async () => {
+    const f = await fleet(2);
+    await writeFile(faultsFile(f), JSON.stringify({ nodes: { [f.nodes[0]!]: [{ kind: 'freeze-error' }] } }));
+    const body = plan(f, { maxInFlight: 1, order: 'Name' });
+    await plans.create(body);
+    const done = await until(body.metadata.name, 'Completed', (s) => s.phase === 'Completed');
+    assert.deepEqual({ succeeded: done.summary?.succeeded, cancelled: done.summary?.cancelled, failed: done.summary?.failed }, { succeeded: 1, cancelled: 1, failed: 0 });
+    const mark = readMark(await records.get(f.nodes[0]!));
+    assert.deepEqual({ phase: mark?.phase, reason: mark?.reason, failure: mark?.failure }, { phase: 'Cancelled', reason: 'KexecRefused', failure: false });
+    assert.ok(!(await nodeObject(f.nodes[0]!)).spec?.unschedulable, 'uncordoned');
+    assert.equal((await records.get(f.nodes[0]!)).spec.planRef, undefined, 'released');
+  });
+
+  it('abort while the agent is inside prepare(): the node ends Cancelled only once the agent cancelled, nothing stays loaded, the next plan updates it', async () => {
+    const f = await fleet(1);
+    const node = f.nodes[0]!;
+    await writeFile(faultsFile(f), JSON.stringify({ nodes: { [node]: [{ kind: 'slow-step', phase: 'prepare', ms: 4000, times: 1 }] } }));
+    const body = plan(f);
+    await plans.create(body);
+    await waitFor('claimed with Prepare', async () => (await records.get(node)).spec.action === 'Prepare', 30_000, 20);
+    await plans.patch(body.metadata.name, { spec: { abort: true } });
+    await until(body.metadata.name, 'Aborted', (s) => s.phase === 'Aborted');
+    const record = await records.get(node);
+    // Released only on the agent's word for this key: it cancelled what prepare() left.
+    assert.equal(record.status?.phase, 'Cancelled', JSON.stringify(record.status?.lastError));
+    assert.equal(record.status?.observedAttempt, readMark(record)?.attempt);
+    const state = await simState(f, node);
+    assert.equal(state.loaded, null, 'nothing stays loaded');
+    assert.deepEqual(state.kernel.mainline.outgoing, {}, 'no LUO session left');
+    const next = plan(f);
+    await plans.create(next);
+    const done = await until(next.metadata.name, 'the next plan Completed', (s) => s.phase === 'Completed');
+    assert.equal(done.summary?.succeeded, 1);
+  });
+
+  it('a node failed past the point of no return has its Execute withdrawn (no later kexec), and an Execute carries a deadline', async () => {
+    const f = await fleet(1);
+    const node = f.nodes[0]!;
+    await writeFile(faultsFile(f), JSON.stringify({ nodes: { [node]: [{ kind: 'never-returns' }] } }));
+    const body = plan(f);
+    await plans.create(body);
+    const executing = await waitFor('Execute written', async () => {
+      const r = await records.get(node);
+      return r.spec.action === 'Execute' ? r : undefined;
+    }, 30_000, 20);
+    const deadline = Date.parse((executing.spec as { executeBy?: string }).executeBy ?? '');
+    assert.ok(deadline > Date.now() - 30_000 && deadline <= Date.now() + 20_000, `executeBy ${String((executing.spec as { executeBy?: string }).executeBy)} within nodeReturn`);
+    await until(body.metadata.name, 'NodeLost', (s) => s.failedNodes?.[0]?.reason === 'NodeLost');
+    const failed = await records.get(node);
+    assert.equal(failed.spec.action, 'None', 'the Execute is withdrawn when the node is declared Failed');
+    assert.equal((await nodeObject(node)).spec?.unschedulable, true, 'still cordoned for a human');
+  });
+
+  it('a record whose mark cannot be read, or that vanished, mid-flight: the node keeps its cordon, the plan says RecordUnreadable', async () => {
+    const f = await fleet(1);
+    const node = f.nodes[0]!;
+    await writeFile(faultsFile(f), JSON.stringify({ nodes: { [node]: [{ kind: 'never-returns' }] } }));
+    const body = plan(f, {}, { timeouts: { prepare: '30s', nodeReturn: '10m', verify: '30s', finish: '30s' } });
+    await plans.create(body);
+    await waitFor('Execute written', async () => (await records.get(node)).spec.action === 'Execute', 30_000, 20);
+    await records.patch(node, { metadata: { annotations: { 'liveupdate.dev/rollout': '{"planUid": ' } } });
+    const unreadable = await until(body.metadata.name, 'RecordUnreadable', (s) => s.skippedNodes?.some((n) => n.node === node && n.reason === 'RecordUnreadable') ?? false);
+    assert.match(unreadable.skippedNodes!.find((n) => n.node === node)!.message, new RegExp(`${node}.*liveupdate\\.dev/rollout`));
+    assert.notEqual(unreadable.phase, 'Completed');
+    await records.delete(node);
+    const vanished = await until(body.metadata.name, 'RecordUnreadable for a missing record', (s) => s.skippedNodes?.some((n) => n.node === node && /does not exist/.test(n.message)) ?? false);
+    assert.notEqual(vanished.phase, 'Completed');
+    const core = await nodeObject(node);
+    assert.equal(core.spec?.unschedulable, true, 'still cordoned');
+    assert.ok(core.metadata?.annotations?.[CORDONED_BY_ANNOTATION]?.endsWith((await plans.get(body.metadata.name)).metadata.uid ?? '?'));
+  });
+
   it('Preview: eligibility, order and batches in status, and no node touched', async () => {
     const f = await fleet(3);
     const body = plan(f, { mode: 'Preview', steps: [{ nodes: 1 }, { nodes: '100%' }] });
@@ -166,6 +258,37 @@ describe('operator (process) with agents on a simulated fleet', () => {
       assert.equal((await records.get(n)).spec.planRef, undefined);
       assert.ok(!(await nodeObject(n)).spec?.unschedulable);
       assert.equal(await kernelOf(n), '6.19.0-sim');
+    }
+  });
+
+  it('target and mode are frozen before the first claim: startedAt is written first, then edits are refused (issue 18 items 18, 6)', async () => {
+    const f = await fleet(1);
+    const body = plan(f);
+    // Watches see every write in order; etcd's resourceVersion is one global revision, so it orders writes across objects.
+    const watched = new RecordWatch(kc, f.nodes);
+    const planWatch = new Informer({ kc, kind: planKind, fieldSelector: `metadata.name=${body.metadata.name}`, backoff: { initialMs: 100, maxMs: 1000 } });
+    let startedAtRevision: bigint | undefined;
+    planWatch.addHandler({
+      add: (p) => void (p.status?.startedAt && (startedAtRevision ??= BigInt(p.metadata.resourceVersion ?? '0'))),
+      update: (_o, p) => void (p.status?.startedAt && (startedAtRevision ??= BigInt(p.metadata.resourceVersion ?? '0'))),
+    });
+    await watched.start();
+    planWatch.start();
+    await planWatch.waitForSync();
+    try {
+      const created = await plans.create(body);
+      const claim = await watched.next((_old, r) => (r.spec.planRef?.uid === created.metadata.uid ? BigInt(r.metadata.resourceVersion ?? '0') : undefined), 60_000);
+      assert.ok(claim !== undefined, 'the node was claimed');
+      await waitFor('the plan watch caught up', () => startedAtRevision !== undefined, 10_000).catch(() => undefined);
+      assert.ok(startedAtRevision !== undefined && startedAtRevision < claim, `status.startedAt (revision ${startedAtRevision}) is written before the first claim (revision ${claim})`);
+      const refused = await plans.patch(body.metadata.name, { spec: { target: { kernel: { release: '6.19.9-other' } } } }).then(() => 'accepted', (err: Error) => err.message + String((err as { body?: unknown }).body));
+      assert.match(refused, /spec\.target.*immutable once the plan has started/);
+      const mode = await plans.patch(body.metadata.name, { spec: { strategy: { mode: 'Preview' } } }).then(() => 'accepted', (err: Error) => err.message + String((err as { body?: unknown }).body));
+      assert.match(mode, /spec\.strategy\.mode.*cannot change once the plan has started/);
+      await until(body.metadata.name, 'Completed', (s) => s.phase === 'Completed');
+    } finally {
+      await watched.stop();
+      await planWatch.stop();
     }
   });
 
@@ -345,6 +468,23 @@ describe('operator failover and windows (own operators)', () => {
     });
     assert.equal(done.summary?.succeeded, 3);
     for (const n of f.fleet.nodes) assert.equal(await f.boots(n), 2, `${n}: exactly one kexec`);
+  });
+
+  it('a node Prepared after its window closed waits for the next window: Execute is never written outside a window', async () => {
+    const f = await fleet(1);
+    const node = f.fleet.nodes[0]!;
+    await writeFile(path.join(dir, `${node.replace(/-01$/, '')}-faults.json`), JSON.stringify({ nodes: { [node]: [{ kind: 'slow-step', phase: 'prepare', ms: 6000, times: 1 }] } }));
+    const op = new OperatorProcess(kubeconfig, ['--plan-selector', SCOPE_LABEL]);
+    operators.push(op);
+    // Opens at the start of every minute for 5 s; the prepare takes 6 s, so the node is Prepared after the window.
+    const body = { ...plan(f, { windows: [{ schedule: '* * * * *', duration: '5s', timeZone: 'UTC' }] }) };
+    body.spec = { ...body.spec, timeouts: { prepare: '100s', nodeReturn: '20s', verify: '30s', finish: '30s' } };
+    await plans.create(body);
+    await waitFor('Completed', async () => (await plans.get(body.metadata.name)).status?.phase === 'Completed', 150_000, 500);
+    const status = (await records.get(node)).status!;
+    const kexec = new Date(status.kexecIssuedAt ?? '');
+    assert.ok(kexec.getUTCSeconds() < 5, `kexec issued at ${kexec.toISOString()}, outside the window`);
+    assert.equal(status.observedAttempt, 1, 'the Prepared attempt waited; it was not cancelled and retried');
   });
 
   it('a window that closes mid-rollout: nodes start only inside it, the in-flight node finishes, the next waits for the next window', async () => {

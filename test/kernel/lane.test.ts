@@ -52,6 +52,7 @@ describe('real-kernel lane: Linux 7.2 LUO under QEMU with real kexec', () => {
   let records: ClusterResource<LiveUpdateNode>;
   let failed = false;
   let image = '';
+  let initramfs = '';
 
   before(async () => {
     const started = Date.now();
@@ -63,6 +64,7 @@ describe('real-kernel lane: Linux 7.2 LUO under QEMU with real kexec', () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'kernel-lane-'));
     const payload = await assemblePayload({ buildDir, work, cacheDir: path.join(laneCacheDir(), 'payload'), env: { LANE_NODE: node }, kubeconfig: guestKubeconfig(kc, name), apiserverName: name });
     image = await sha256File(payload.kernel);
+    initramfs = await sha256File(payload.initramfs);
     console.error(`[kernel-lane] provisioned and assembled in ${Date.now() - started} ms (build ${buildDir})`);
     const port = Number(new URL(kc.getCurrentCluster()!.server).port);
     guest = new Guest({ ...payload, apiserverPort: port, consoleLog: path.join(work, 'console.log') });
@@ -168,6 +170,7 @@ describe('real-kernel lane: Linux 7.2 LUO under QEMU with real kexec', () => {
       image: `${GUEST.boot}/bzImage`,
       initrd: `${GUEST.boot}/initramfs.cpio`,
       sha256: image,
+      initrdSha256: initramfs,
       cmdline: { append: ['lu.step=3'], remove: ['lu.step'], reuse: true },
     },
     compatibleFrom: ['7.2.*'],

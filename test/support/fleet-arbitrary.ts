@@ -69,8 +69,10 @@ export function makeNode(name: string, o: NodeOptions = {}): NodeView {
 
 /** How the model agent answers one node's requests. */
 export interface AgentBehaviour {
-  /** Ticks before the agent answers a request. */
+  /** Ticks before the agent answers a request (a prepare runs that long, whatever the spec says meanwhile). */
   delay: number;
+  /** Ticks before what the agent publishes reaches the operator's cache. */
+  lag: number;
   fault: 'none' | 'prepareFails' | 'kexecRefused' | 'neverReturns' | 'dmaLost' | 'finishFails' | 'silent';
 }
 
@@ -86,10 +88,11 @@ export interface SimNode {
   behaviour: AgentBehaviour;
 }
 
-const wellBehaved: AgentBehaviour = { delay: 0, fault: 'none' };
+const wellBehaved: AgentBehaviour = { delay: 0, lag: 0, fault: 'none' };
 
 const behaviour: fc.Arbitrary<AgentBehaviour> = fc.record({
   delay: fc.integer({ min: 0, max: 3 }),
+  lag: fc.integer({ min: 0, max: 2 }),
   fault: fc.oneof(
     { weight: 6, arbitrary: fc.constant('none' as const) },
     { weight: 1, arbitrary: fc.constantFrom('prepareFails', 'kexecRefused', 'neverReturns', 'dmaLost', 'finishFails', 'silent') },

@@ -17,7 +17,7 @@ const kernel = fc.record(
   {
     release: fc.stringMatching(/^6\.(1[0-9])\.[0-9]{1,2}(-lu[0-9])?$/),
     image: fc.stringMatching(/^\/var\/lib\/liveupdate\/[a-z0-9.-]{1,20}$/),
-    initrd: fc.stringMatching(/^\/var\/lib\/liveupdate\/[a-z0-9.-]{1,20}$/),
+    initrd: fc.record({ initrd: fc.stringMatching(/^\/var\/lib\/liveupdate\/[a-z0-9.-]{1,20}$/), initrdSha256: hex(64) }),
     sha256: hex(64),
     cmdline: fc.oneof(
       fc.record({ append: fc.array(fc.stringMatching(/^[a-z_]{1,10}(=[a-z0-9]{1,5})?$/), { maxLength: 3 }), reuse: fc.constant(true), remove: fc.array(fc.stringMatching(/^[a-z_]{1,10}$/), { maxLength: 2 }) }, { requiredKeys: [] }),
@@ -25,7 +25,7 @@ const kernel = fc.record(
     ),
   },
   { requiredKeys: ['release', 'image', 'sha256'] },
-);
+).map(({ initrd, ...k }) => ({ ...k, ...initrd })); // an initrd always comes with its hash
 
 const selector = fc.oneof(
   fc.record({ nodeSelector: fc.record({ matchLabels: fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.stringMatching(/^[a-z0-9]{0,8}$/), { maxKeys: 3 }) }, { requiredKeys: [] }) }),

@@ -188,17 +188,21 @@ export function renderPreview(plan: LiveUpdatePlan): string {
   const preview = plan.status?.preview;
   const name = plan.metadata.name ?? '';
   if (!preview) return `Plan ${name}: no preview yet (the operator fills status.preview for strategy.mode: Preview)\n`;
-  const eligible = (preview.nodes ?? []).filter((n) => n.eligible).length;
+  const listed = preview.nodes ?? [];
   const lines = [
-    `Preview of plan ${name}: ${eligible} of ${(preview.nodes ?? []).length} selected nodes eligible; no node is touched while strategy.mode is Preview.`,
+    `Preview of plan ${name}: ${preview.eligible} of ${preview.selected} selected nodes eligible; no node is touched while strategy.mode is Preview.`,
     '',
     'Batches (step indexes as in spec.approvals):',
-    ...preview.batches.map((b) => `  step ${b.step}${b.step === 0 && preview.batches.length > 1 ? ' (canary)' : ''}: ${b.nodes.length > 0 ? b.nodes.join(', ') : '(none)'}`),
+    ...preview.batches.map((b) => {
+      const more = b.size > b.nodes.length ? ` and ${b.size - b.nodes.length} more` : '';
+      return `  step ${b.step}${b.step === 0 && preview.batches.length > 1 ? ' (canary)' : ''}: ${b.size > 0 ? `${b.nodes.join(', ')}${more}` : '(none)'}`;
+    }),
     '',
     formatTable(
       ['NODE', 'ELIGIBLE', 'REASON', 'MESSAGE'],
-      (preview.nodes ?? []).map((n) => [n.node, n.eligible ? 'yes' : 'no', n.reason ?? '', n.message ?? '']),
+      listed.map((n) => [n.node, n.eligible ? 'yes' : 'no', n.reason ?? '', n.message ?? '']),
     ),
+    ...(preview.selected > listed.length ? [`(first ${listed.length} of ${preview.selected} selected nodes by name)`] : []),
     '',
     `To roll: kubectl patch lup ${name} --type merge -p '{"spec":{"strategy":{"mode":"Execute"}}}'`,
   ];

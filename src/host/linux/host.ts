@@ -30,7 +30,7 @@ export class LinuxHost implements Host {
     this.sysfsRoot = options.sysfsRoot ?? '/sys';
     this.procRoot = options.procRoot ?? '/proc';
     this.luo = new LinuxLuo(options);
-    this.kexec = new LinuxKexec({ imageDir: options.imageDir, procRoot: this.procRoot, ...(options.kexecPath ? { kexecPath: options.kexecPath } : {}) });
+    this.kexec = new LinuxKexec({ imageDir: options.imageDir, procRoot: this.procRoot, sysfsRoot: this.sysfsRoot, ...(options.kexecPath ? { kexecPath: options.kexecPath } : {}) });
   }
 
   identity(): Promise<HostIdentity> {

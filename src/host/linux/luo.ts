@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { notPreservable, preservable, probeSessionName, probeWithoutSessions, VFIO_NOT_PRESERVABLE, VFIO_PRESERVABLE } from '../luo-probe';
 import { isBdf, parseBdf } from '../../pci/bdf';
-import { scanOpenVfioFiles } from '../pci/in-use';
+import { scanOpenVfioFiles, type FdHolder } from '../pci/in-use';
 import { linkName, readAttribute, readVfioDevice } from '../pci/sysfs-read';
 import { isBridgeClass, parseClass } from '../pci/sysfs-values';
 import type { AttemptKey, Bdf, DeviceProbe, Luo, LuoApi, LuoHandover, LuoLegacyState, ProbeResult } from '../types';
@@ -40,7 +40,19 @@ interface AttemptRecord {
 }
 
 /** One device's PRESERVE_FD into a session: its token, or the errno and why it was refused. */
-type Preserved = { token: string } | { errno: string; why: string };
+type Preserved = { token: string } | Refusal;
+type Refusal = { errno: string; why: string };
+
+/** Why a device a VMM drives through the group/container API is not preserved (and no other file of it is). */
+function groupModeRefusal(holder: FdHolder): Refusal {
+  return {
+    errno: 'EOPNOTSUPP',
+    why:
+      `held by pid ${holder.pid} (fd ${holder.fd}) through the VFIO group/container API; LUO preserves only a VFIO device cdev bound ` +
+      'to iommufd, and a cdev opened here would be a file unrelated to the VM: run the VMM on iommufd with the device cdev ' +
+      '(QEMU 8.2+: -object iommufd and vfio-pci iommufd=...), or move the VM off this node before the update',
+  };
+}
 
 const LEGACY_STATES: readonly LuoLegacyState[] = ['normal', 'prepared', 'frozen', 'updated'];
 
@@ -228,19 +240,20 @@ export class LinuxLuo implements Luo {
     return path.join(this.sysfsRoot, 'kernel/liveupdate/state');
   }
 
-  /**
-   * PRESERVE_FD of a device's VFIO cdev, shared by prepare and probe. If a VMM holds the cdev open, that very open
-   * file is taken with pidfd_getfd (its state is what must survive); otherwise the helper opens the cdev itself.
-   */
   private async isBridge(bdf: Bdf): Promise<boolean> {
     const pciClass = parseClass((await readAttribute(path.join(this.sysfsRoot, 'bus/pci/devices', bdf), 'class')) ?? '');
     return pciClass !== undefined && isBridgeClass(pciClass);
   }
 
+  /**
+   * PRESERVE_FD of a device's VFIO cdev, shared by prepare and probe. If a VMM holds the cdev open, that very open
+   * file is taken with pidfd_getfd (its state is what must survive); otherwise the helper opens the cdev itself.
+   */
   private async preserveDevice(session: string, bdf: Bdf): Promise<Preserved> {
     const deviceDir = path.join(this.sysfsRoot, 'bus/pci/devices', bdf);
-    const source = await this.vfioSource(deviceDir);
-    if (!source) return { errno: 'ENODEV', why: `no VFIO device cdev (${deviceDir}/vfio-dev); bind it to vfio-pci to preserve it` };
+    const source = await this.vfioSource(bdf, deviceDir);
+    if (source === undefined) return { errno: 'ENODEV', why: `no VFIO device cdev (${deviceDir}/vfio-dev); bind it to vfio-pci to preserve it` };
+    if (typeof source !== 'string') return source;
     const token = deviceToken(bdf);
     const reply = await this.helper.call(`preserve ${session} ${token} ${source}`);
     if (reply.ok) return { token };
@@ -251,19 +264,30 @@ export class LinuxLuo implements Luo {
   }
 
   /**
-   * The file that stands for a vfio-pci device: its cdev (held by a VMM, else opened here). Without a cdev node (a
-   * kernel without VFIO_DEVICE_CDEV, or a no-IOMMU device: sysfs still lists vfio-dev/vfio<N> but /dev has no node)
-   * only its group is left, /dev/vfio/<N> or /dev/vfio/noiommu-<N>: that group file is tried.
+   * The file that stands for a vfio-pci device: its cdev (held by a VMM, else opened here). A VMM holding the device
+   * through the group API is refused: its device fd is no cdev, and any file opened here would not be the VM's.
+   * A held cdev carries its device number (pidfd:PID:FD:MAJOR:MINOR): the helper checks the file it took is that
+   * device, so a pid or fd reused since the scan is refused. Without a cdev node (a kernel without VFIO_DEVICE_CDEV,
+   * or a no-IOMMU device: sysfs still lists vfio-dev/vfio<N> but /dev has no node) only its group is left,
+   * /dev/vfio/<N> or /dev/vfio/noiommu-<N>: that group file is tried.
    */
-  private async vfioSource(deviceDir: string): Promise<string | undefined> {
+  private async vfioSource(bdf: Bdf, deviceDir: string): Promise<string | Refusal | undefined> {
+    const open = await scanOpenVfioFiles(this.procRoot);
+    const group = await linkName(deviceDir, 'iommu_group');
+    const groupHolder = open.groupDevices.get(bdf) ?? (group === null ? undefined : open.groups.get(group));
+    if (groupHolder) return groupModeRefusal(groupHolder);
     const cdev = await readVfioDevice(deviceDir);
     if (cdev) {
-      const holder = (await scanOpenVfioFiles(this.procRoot)).cdevs.get(cdev);
-      if (holder) return `pidfd:${holder.pid}:${holder.fd}`;
+      const holder = open.cdevs.get(cdev);
+      if (holder) {
+        const numberFile = path.join(deviceDir, 'vfio-dev', cdev, 'dev');
+        const number = /^(\d+):(\d+)$/.exec((await readAttribute(path.join(deviceDir, 'vfio-dev', cdev), 'dev'))?.trim() ?? '');
+        if (!number) return { errno: 'ENODEV', why: `${numberFile}: no device number for ${cdev}, which pid ${holder.pid} holds; cannot check the file taken from it` };
+        return `pidfd:${holder.pid}:${holder.fd}:${number[1]}:${number[2]}`;
+      }
       const node = path.join(this.devRoot, 'vfio/devices', cdev);
       if (existsSync(node)) return `path:${node}`;
     }
-    const group = await linkName(deviceDir, 'iommu_group');
     if ((await linkName(deviceDir, 'driver')) === 'vfio-pci' && group !== null) {
       const noIommuGroup = path.join(this.devRoot, 'vfio', `noiommu-${group}`);
       return `path:${existsSync(noIommuGroup) ? noIommuGroup : path.join(this.devRoot, 'vfio', group)}`;

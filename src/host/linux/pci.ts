@@ -81,7 +81,7 @@ async function readDevice(sysfsRoot: string, devicesRoot: string, bdf: Bdf, open
     physfn,
     virtfns: await readVirtfns(dir, entries),
     vfioDevice,
-    inUse: (iommuGroup !== null && open.groups.has(iommuGroup)) || (vfioDevice !== null && open.cdevs.has(vfioDevice)),
+    inUse: (iommuGroup !== null && open.groups.has(iommuGroup)) || (vfioDevice !== null && open.cdevs.has(vfioDevice)) || open.groupDevices.has(bdf),
   };
 }
 

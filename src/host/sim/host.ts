@@ -276,9 +276,11 @@ export class SimHost implements Host {
     return undefined;
   }
 
-  /** An injected agent crash: the process dies (its LUO sessions with it, seen at the next open). */
+  /** An injected agent crash: the process dies (its LUO sessions with it, seen at the next open). A slow-step fault delays the step first. */
   async crashPoint(phase: HostPhase, when: 'before' | 'after'): Promise<void> {
     this.assertAlive();
+    const slow = when === 'before' ? await this.takeFault('slow-step', (f) => f.phase === phase) : undefined;
+    if (slow) await new Promise((resolve) => setTimeout(resolve, slow.ms));
     const fault = await this.takeFault('agent-crash', (f) => f.phase === phase && f.when === when);
     if (!fault) return;
     await this.log(`agent crashed ${when} ${phase}`);

@@ -19,7 +19,7 @@ export interface Candidate {
 
 export interface Skipped {
   node: string;
-  reason: SkipReason;
+  reason: SkipReason | 'RecordUnreadable';
   message: string;
 }
 
@@ -35,13 +35,40 @@ export interface Fleet {
 /** Counts against the failure budget: Failed, or Cancelled because of the node (not an abort or deletion). */
 export const countsAsFailure = (m: RolloutMark): boolean => m.phase === 'Failed' || (m.phase === 'Cancelled' && m.failure === true);
 
+const NOT_UNDER_WAY: ReadonlySet<string | undefined> = new Set([undefined, 'Idle', 'Cancelled']);
+
+/**
+ * Why a node this plan may be working on cannot be read as such: its LiveUpdateNode (or our mark on it) does not
+ * parse, is gone while the Node carries our cordon, or lost our mark while its agent reports an attempt of this plan
+ * under way or failed (deleted and recreated). Such a node is never uncordoned, released or re-claimed by the plan.
+ */
+export function lostRecord(node: NodeView, planUid: string): string | undefined {
+  const { record } = node;
+  if (record?.mark?.planUid === planUid) return undefined;
+  const ours = node.cordonedBy === planUid || record?.claim?.planUid === planUid;
+  if (!ours) return undefined;
+  if (node.recordError) return `node ${node.name}: ${node.recordError}; it keeps its cordon until a human repairs the record`;
+  if (!record) return `node ${node.name}: its LiveUpdateNode does not exist, but the Node carries this plan's cordon (deleted mid-update?); it keeps its cordon for a human`;
+  const status = record.status;
+  if (status?.observedPlanUID === planUid && !NOT_UNDER_WAY.has(status.phase))
+    return `node ${node.name}: its LiveUpdateNode lost this plan's mark (deleted and recreated?) while its agent reports attempt ${status.observedAttempt ?? '?'} ${status.phase}; it keeps its cordon for a human`;
+  return undefined;
+}
+
 /** A node the plan started (its mark for this plan) is never re-checked: it is in progress or done. */
 export function classify(spec: LiveUpdatePlanSpec, planUid: string, all: readonly NodeView[]): Fleet {
   const fleet: Fleet = { nodes: [], started: [], pending: [], skipped: [], counts: { inFlight: 0, succeeded: 0, failed: 0, cancelled: 0 } };
   for (const node of [...all].sort((a, b) => byName(a.name, b.name))) {
     const mark = node.record?.mark?.planUid === planUid ? node.record.mark : undefined;
-    if (!mark && !selects(spec.selector, node.name, node.labels)) continue;
+    const lost = lostRecord(node, planUid);
+    if (!mark && !lost && !selects(spec.selector, node.name, node.labels)) continue;
     fleet.nodes.push(node);
+    if (lost) {
+      // In an unknown state: counted as failed (the plan neither completes nor takes it for pending) and named.
+      fleet.counts.failed++;
+      fleet.skipped.push({ node: node.name, reason: 'RecordUnreadable', message: lost.slice(0, 512) });
+      continue;
+    }
     if (mark) {
       fleet.started.push({ node, mark });
       const { counts } = fleet;

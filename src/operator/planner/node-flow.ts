@@ -5,6 +5,7 @@ import type { LiveUpdateNodeStatus } from '../../api/node';
 import type { LiveUpdatePlanSpec } from '../../api/plan';
 import { releaseUncordoned, uncordonedByHuman } from './release';
 import { TERMINAL, type NodeAction, type NodeView, type PlanEvent, type RolloutMark, type StoredPhase } from '../model';
+import type { WindowState } from '../windows';
 
 /** Why every node before the point of no return is being cancelled; none of these is the node's failure. */
 export type StopReason = 'Aborted' | 'PlanDeleted' | 'CancelledByPolicy';
@@ -16,6 +17,8 @@ export interface FlowContext {
   stop?: StopReason;
   /** The plan is over (or being deleted): Failed nodes, kept claimed for a human until now, are released too. */
   planEnded: boolean;
+  /** Execute, like a start, only inside a maintenance window. */
+  window: WindowState;
 }
 
 export interface FlowStep {
@@ -41,13 +44,8 @@ function reportFor(node: NodeView, mark: RolloutMark, planUid: string): LiveUpda
   return node.bootID !== undefined && status.bootID !== node.bootID ? undefined : status;
 }
 
-/** The agent answered nothing for this attempt in this boot: it never prepared it, so a Cancel has nothing to undo. */
-function agentSilent(node: NodeView, mark: RolloutMark, planUid: string): boolean {
-  const status = node.record?.status;
-  if (status === undefined) return true;
-  const fresh = node.bootID === undefined || status.bootID === node.bootID;
-  return fresh && (status.observedPlanUID !== planUid || status.observedAttempt !== mark.attempt);
-}
+/** Agent reasons that end a node Cancelled without counting against the failure budget: the node did nothing wrong. */
+const NOT_A_FAILURE: ReadonlySet<string> = new Set(['ExecuteExpired']);
 
 /** What the agent measured, for the one Normal event a node gets (its milestones are in the mark and the status). */
 function outcome(report: LiveUpdateNodeStatus | undefined): string {
@@ -78,13 +76,14 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
     step.deadline = deadline;
     return step;
   };
-  const request = (action: 'Execute' | 'Finish' | 'Cancel', then: RolloutMark) => {
-    step.actions.push({ kind: 'request', node: name, action, mark: then });
+  const request = (action: 'Execute' | 'Finish' | 'Cancel', then: RolloutMark, executeBy?: number) => {
+    step.actions.push({ kind: 'request', node: name, action, mark: then, ...(executeBy === undefined ? {} : { executeBy: new Date(executeBy).toISOString() }) });
     return step;
   };
   const cancel = (reason: string, message: string, failure: boolean) => request('Cancel', next('Cancelling', { reason, message, failure }));
+  // The action is withdrawn with the verdict: an agent that was only cut off must not act on it later.
   const fail = (reason: string, message: string) => {
-    step.actions.push({ kind: 'mark', node: name, mark: next('Failed', { reason, message, failure: true }) });
+    step.actions.push({ kind: 'mark', node: name, mark: next('Failed', { reason, message, failure: true }), withdraw: true });
     event('Warning', 'NodeFailed', 'Fail', `node ${name} failed (${reason}): ${message}; it stays cordoned for a human: once repaired, kubectl liveupdate release ${name} (or kubectl uncordon ${name}) gives it back`);
     return step;
   };
@@ -125,7 +124,18 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
     case 'Preparing': {
       if (report?.phase === 'Prepared') {
         if (stop) return cancel(stop, STOP_MESSAGES[stop], false);
-        return request('Execute', next('Executing'));
+        // No Execute outside a window (README, "Maintenance windows"): a node Prepared after its window closed holds its
+        // prepared state for a window to open until timeouts.prepare after its start, then is cancelled (not a failure).
+        const { window } = ctx;
+        if (!window.open) {
+          const giveUp = since + timeout('prepare');
+          if (now.getTime() >= giveUp)
+            return cancel('OutsideWindow', `node ${name} was Prepared after its maintenance window closed, and none opened within timeouts.prepare (${spec.timeouts.prepare}) of its start`, false);
+          return waitUntil(Math.min(giveUp, window.nextStart?.getTime() ?? giveUp));
+        }
+        // The kexec must start while the window is open and early enough to come back within nodeReturn.
+        const executeBy = Math.min(now.getTime() + timeout('nodeReturn') / 2, window.closesAt?.getTime() ?? Infinity);
+        return request('Execute', next('Executing', report.bootID ? { bootID: report.bootID } : {}), executeBy);
       }
       if (report?.phase === 'Failed' || report?.phase === 'Cancelled') {
         const { reason, message } = agentError(report, 'PrepareFailed');
@@ -142,8 +152,11 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
       if (report?.phase === 'Verified' || report?.phase === 'Finished') return request('Finish', next('Finishing'));
       if (report?.phase === 'Failed' || report?.phase === 'Cancelled') {
         const { reason, message } = agentError(report, report.phase === 'Failed' ? 'ExecuteFailed' : 'CancelledByAgent');
-        // Refused before reboot(KEXEC) (e.g. kexec load failed): the agent is still on the old kernel, so cancel cleanly.
-        return report.kexecIssuedAt ? fail(reason, message) : cancel(reason, message, true);
+        // The kernel refused reboot(KEXEC) and the agent answers from the boot it prepared on: the old kernel runs with
+        // everything cancelled (the agent undid it), so the node ends as a cancel, not a failure past the point of no return.
+        if (reason === 'KexecRefused' && report.bootID !== undefined && report.bootID === (mark.bootID ?? node.bootID)) return endCancelled(reason, message, false);
+        // Refused before reboot(KEXEC) (e.g. kexec load failed, Execute past its deadline): still on the old kernel, cancel cleanly.
+        return report.kexecIssuedAt ? fail(reason, message) : cancel(reason, message, !NOT_A_FAILURE.has(reason));
       }
       const returnBy = since + timeout('nodeReturn');
       if (report?.phase !== 'Rebooted') {
@@ -182,7 +195,9 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
     }
 
     case 'Cancelling': {
-      const undone = report?.phase === 'Cancelled' || (report?.phase === 'Failed' && !report.kexecIssuedAt) || agentSilent(node, mark, planUid);
+      // Only the agent's word for this very key ends a cancel: Cancelled (also its answer to a key it never started), or a
+      // failure before kexec. An old status may come from an agent still inside prepare() for this key.
+      const undone = report?.phase === 'Cancelled' || (report?.phase === 'Failed' && !report.kexecIssuedAt);
       if (undone) return endCancelled(mark.reason ?? 'Cancelled', mark.message ?? 'cancelled', mark.failure ?? true);
       const deadline = since + timeout('prepare');
       // An agent that never confirms leaves the node's state unknown: a human's call, like a failure after kexec.

@@ -2,7 +2,7 @@
 import type { NodeAction, NodeView, PlannerInput, RolloutMark } from '../model';
 import type { WindowState } from '../windows';
 import type { Budgets } from './counts';
-import type { Candidate, Fleet } from './fleet';
+import { lostRecord, type Candidate, type Fleet } from './fleet';
 import type { StepState } from './steps';
 
 /** Nodes this pass marks Succeeded, and which of them it uncordons: their slots are free for starts in the same pass. */
@@ -89,8 +89,12 @@ export function orphanCordons(nodes: readonly NodeView[], planUid: string, start
   return nodes.filter((n) => holdsOurCordonOnly(n, planUid) && !starting.has(n.name)).map((n) => ({ kind: 'uncordon', node: n.name }));
 }
 
-/** Our cordon mark on the Node without our mark on its record: the plan still has this node to let go of. */
-export const holdsOurCordonOnly = (n: NodeView, planUid: string): boolean => n.cordonedBy === planUid && n.record?.mark?.planUid !== planUid;
+/**
+ * Our cordon mark on the Node, and a readable record without our mark: the plan still has this node to let go of (a
+ * claim lost after our cordon). A record that is gone or unreadable is no such proof: the node keeps its cordon.
+ */
+export const holdsOurCordonOnly = (n: NodeView, planUid: string): boolean =>
+  n.cordonedBy === planUid && n.record !== undefined && n.record.mark?.planUid !== planUid && lostRecord(n, planUid) === undefined;
 
 /** Why no node may start now (empty: starts are up to the budgets). */
 export function startBlockers(input: PlannerInput, halted: boolean, steps: StepState, window: WindowState): string[] {
@@ -99,6 +103,9 @@ export function startBlockers(input: PlannerInput, halted: boolean, steps: StepS
   if (input.deleting) reasons.push('the plan is being deleted');
   else if (spec.abort) reasons.push('the plan is aborted');
   if (halted) reasons.push(`the failure budget is exceeded (onFailure: ${spec.failurePolicy.onFailure})`);
+  const problems = input.problems ?? [];
+  if (problems.length > 0) reasons.push(`the spec is invalid (${problems.map((p) => p.field).join(', ')}): nothing starts until it is fixed`.slice(0, 256));
+  if (spec.strategy.mode === 'Preview') reasons.push('spec.strategy.mode is Preview: no node starts');
   if (spec.strategy.paused) reasons.push('spec.strategy.paused is true');
   const pause = steps.pause;
   if (pause)
@@ -107,6 +114,7 @@ export function startBlockers(input: PlannerInput, halted: boolean, steps: StepS
         ? `step ${pause.step} is done; its pause waits for approval (kubectl liveupdate approve, spec.approvals step ${pause.step})`
         : `step ${pause.step} is done; its pause ends at ${new Date(pause.until).toISOString()}`,
     );
-  if (!window.open) reasons.push(`outside the maintenance windows; the next opens ${window.nextStart?.toISOString() ?? 'never'}`);
+  // Windows that failed validation are closed, and the reason above says so.
+  if (!window.open && !problems.some((p) => p.field.startsWith('spec.strategy.windows'))) reasons.push(`outside the maintenance windows; the next opens ${window.nextStart?.toISOString() ?? 'never'}`);
   return reasons;
 }

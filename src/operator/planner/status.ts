@@ -21,10 +21,18 @@ export interface Decision {
   window: WindowState;
   pauseReasons: string[];
   exceeded: boolean;
+  /** Why the spec cannot run (validatePlan): Ready=False InvalidSpec. */
+  problems: readonly { field: string; message: string }[];
 }
 
+/** Ready's message for a spec that cannot run: every problem, naming its field. */
+const problemsMessage = (d: Decision): string => d.problems.map((p) => `${p.field}: ${p.message}`).join('; ').slice(0, 32_000);
+
 const TERMINAL_PHASES: ReadonlySet<PlanPhase> = new Set(['Completed', 'Failed', 'Aborted']);
-const LIST_LIMIT = { current: 256, failed: 50, skipped: 256, preview: 5000 } as const;
+// The status must stay well under etcd's 1.5 MiB object limit at the schema's longest names and messages (253 and
+// 512 characters): about 0.85 MiB at these bounds; counts tell what the lists leave out.
+const LIST_LIMIT = { current: 256, failed: 50, skipped: 256, previewOrder: 500, batchNodes: 10, previewNodes: 256 } as const;
+const MESSAGE_LIMIT = 512;
 
 function counts(d: Decision) {
   const { fleet, starts } = d;
@@ -50,6 +58,8 @@ function conditionUpdates(d: Decision, summary: ReturnType<typeof counts>, spec:
       ? { type: 'Ready', status: 'True', reason: phase, message: phase === 'Previewed' ? 'preview computed; set strategy.mode: Execute to roll' : progress }
       : { type: 'Ready', status: phase === 'Failed' || phase === 'Aborted' || phase === 'Halted' ? 'False' : 'Unknown', reason: phase, message: progress };
   const moving = summary.inFlight > 0;
+  const invalid = d.problems.length > 0 && !TERMINAL_PHASES.has(phase);
+  if (invalid) Object.assign(ready, { status: 'False', reason: 'InvalidSpec', message: problemsMessage(d) });
   const pause = d.steps.pause;
   const paused: ConditionUpdate = spec.strategy.paused
     ? { type: 'Paused', status: 'True', reason: 'PausedBySpec', message: d.pauseReasons.join('; ') }
@@ -69,7 +79,9 @@ function conditionUpdates(d: Decision, summary: ReturnType<typeof counts>, spec:
         : { type: 'WaitingForWindow', status: 'True', reason: 'OutsideWindow', message: `no window is open; next opens ${d.window.nextStart?.toISOString() ?? 'never'}` };
   return [
     ready,
-    { type: 'Progressing', status: moving ? 'True' : 'False', reason: moving ? 'NodesInFlight' : phase, message: progress },
+    moving || !invalid
+      ? { type: 'Progressing', status: moving ? 'True' : 'False', reason: moving ? 'NodesInFlight' : phase, message: progress }
+      : { type: 'Progressing', status: 'False', reason: 'InvalidSpec', message: 'nothing starts until the spec is fixed' },
     paused,
     degraded,
     window,
@@ -81,12 +93,17 @@ function preview(d: Decision): LiveUpdatePlanStatus['preview'] {
   const nodes = [
     ...d.fleet.started.map((s) => ({ node: s.node.name, eligible: true })),
     ...d.fleet.pending.map((p) => ({ node: p.node.name, eligible: true })),
-    ...d.fleet.skipped.map((s) => ({ node: s.node, eligible: false, reason: s.reason, message: s.message })),
+    ...d.fleet.skipped.map((s) => ({ node: s.node, eligible: false, reason: s.reason, message: s.message.slice(0, MESSAGE_LIMIT) })),
   ];
   return {
-    order: d.order.slice(0, LIST_LIMIT.preview),
-    batches: targets.map((t, step) => ({ step, nodes: d.order.slice(targets[step - 1] ?? 0, t) })),
-    nodes: nodes.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)).slice(0, LIST_LIMIT.preview),
+    eligible: d.order.length,
+    selected: nodes.length,
+    order: d.order.slice(0, LIST_LIMIT.previewOrder),
+    batches: targets.map((end, step) => {
+      const start = targets[step - 1] ?? 0;
+      return { step, size: end - start, nodes: d.order.slice(start, Math.min(end, start + LIST_LIMIT.batchNodes)) };
+    }),
+    nodes: nodes.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)).slice(0, LIST_LIMIT.previewNodes),
   };
 }
 
@@ -124,7 +141,7 @@ export function buildStatus(plan: LiveUpdatePlan, now: Date, d: Decision): LiveU
     failedNodes: failed,
     pauseReasons: d.pauseReasons.slice(0, 16),
     ...(d.steps.pause ? { pause: { step: d.steps.pause.step, since: d.steps.pause.since } } : {}),
-    skippedNodes: d.fleet.skipped.slice(0, LIST_LIMIT.skipped),
+    skippedNodes: d.fleet.skipped.slice(0, LIST_LIMIT.skipped).map((s) => ({ ...s, message: s.message.slice(0, MESSAGE_LIMIT) })),
     ...(!d.window.open && d.window.nextStart ? { nextWindowStart: d.window.nextStart.toISOString() } : {}),
     ...(started ? { startedAt: started } : {}),
     ...(completed ? { completedAt: completed } : {}),
@@ -141,6 +158,9 @@ export function planEvents(previous: LiveUpdatePlanStatus | undefined, d: Decisi
   const lastStep = d.budgets.stepTargets.length - 1;
   for (let step = previous?.currentStep ?? 0; step < Math.min(d.steps.completed, lastStep); step++)
     emit('Normal', 'StepCompleted', 'Step', `step ${step} done: ${d.budgets.stepTargets[step]} nodes updated`);
+  const invalid = d.problems.length > 0 ? problemsMessage(d) : undefined;
+  const before = previous?.conditions?.find((c) => c.type === 'Ready');
+  if (invalid && !TERMINAL_PHASES.has(is) && (before?.reason !== 'InvalidSpec' || before.message !== invalid)) emit('Warning', 'InvalidSpec', 'Validate', invalid.slice(0, 1000));
   if (is === 'Paused' && was !== 'Paused') emit('Normal', 'Paused', 'Pause', d.pauseReasons.join('; '));
   if (was === 'Paused' && (is === 'Progressing' || is === 'Pending' || is === 'WaitingForWindow')) emit('Normal', 'Resumed', 'Resume', 'the pause is over');
   if ((is === 'Halted' || (is === 'Failed' && d.exceeded)) && was !== 'Halted' && was !== 'Failed')

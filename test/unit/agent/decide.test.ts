@@ -32,6 +32,7 @@ const situation = (action: RequestedAction, j: Journal | undefined, over: Partia
   bootId: BOOT,
   api: 'mainline',
   processId: ME,
+  now: Date.parse('2026-11-30T00:10:00Z'),
   ...over,
 });
 
@@ -42,7 +43,7 @@ describe('agent phase machine', () => {
     ['prepare again after Prepared', situation('Prepare', journal('Prepared')), 'idle'],
     ['execute after Prepared', situation('Execute', journal('Prepared')), 'execute'],
     ['execute without a journal', situation('Execute', undefined), 'ignore'],
-    ['execute for another attempt than the Prepared one', situation('Execute', journal('Prepared'), { request: { planUid: 'uid-a', attempt: 2, action: 'Execute' } }), 'ignore'],
+    ['execute for another attempt than the Prepared one: the Prepared one is withdrawn', situation('Execute', journal('Prepared'), { request: { planUid: 'uid-a', attempt: 2, action: 'Execute' } }), 'withdrawn'],
     ['execute while Preparing (same process)', situation('Execute', journal('Preparing')), 'ignore'],
     ['execute after a failed prepare', situation('Execute', journal('Failed')), 'ignore'],
     ['execute after a cancel', situation('Execute', journal('Cancelled')), 'ignore'],
@@ -63,10 +64,17 @@ describe('agent phase machine', () => {
     ['restart while Prepared, legacy', situation('Execute', journal('Prepared', { holder: 'old' }), { api: 'legacy' }), 'adopt'],
     ['restart while Preparing, legacy', situation('Prepare', journal('Preparing', { holder: 'old' }), { api: 'legacy' }), 'restarted-while-prepared'],
     ['stale attempt', situation('Prepare', journal('Finished', { attempt: 3 })), 'ignore'],
-    ['another plan while this one is active', situation('Prepare', journal('Prepared', { planUid: 'uid-b' })), 'ignore'],
+    ['another plan while this one is Prepared: the old attempt is withdrawn', situation('Prepare', journal('Prepared', { planUid: 'uid-b' })), 'withdrawn'],
+    ['another plan while this one is past the point of no return', situation('Prepare', journal('Verified', { planUid: 'uid-b' })), 'ignore'],
+    ['the node released while Prepared', situation('None', journal('Prepared'), { request: { attempt: 1, action: 'None' } }), 'withdrawn'],
+    ['the action withdrawn (same key) while Preparing', situation('None', journal('Preparing', { holder: ME })), 'withdrawn'],
+    ['the node released after Finished', situation('None', journal('Finished'), { request: { attempt: 1, action: 'None' } }), 'idle'],
+    ['a stale lower attempt while Prepared', situation('Execute', journal('Prepared', { attempt: 3 })), 'ignore'],
+    ['execute before executeBy', situation('Execute', journal('Prepared'), { request: { planUid: 'uid-a', attempt: 1, action: 'Execute', executeBy: '2026-11-30T00:11:00Z' } }), 'execute'],
+    ['execute past executeBy', situation('Execute', journal('Prepared'), { request: { planUid: 'uid-a', attempt: 1, action: 'Execute', executeBy: '2026-11-30T00:09:59Z' } }), 'expired'],
     ['another plan after this one finished', situation('Prepare', journal('Finished', { planUid: 'uid-b' })), 'prepare'],
-    ['a newer attempt while an older one is Prepared', situation('Prepare', journal('Prepared'), { request: { planUid: 'uid-a', attempt: 2, action: 'Prepare' } }), 'ignore'],
-    ['cancel of a newer attempt while an older one is Prepared', situation('Cancel', journal('Prepared'), { request: { planUid: 'uid-a', attempt: 2, action: 'Cancel' } }), 'ignore'],
+    ['a newer attempt while an older one is Prepared', situation('Prepare', journal('Prepared'), { request: { planUid: 'uid-a', attempt: 2, action: 'Prepare' } }), 'withdrawn'],
+    ['cancel of a newer attempt while an older one is Prepared', situation('Cancel', journal('Prepared'), { request: { planUid: 'uid-a', attempt: 2, action: 'Cancel' } }), 'withdrawn'],
     ['a new attempt after a failure', situation('Prepare', journal('Failed'), { request: { planUid: 'uid-a', attempt: 2, action: 'Prepare' } }), 'prepare'],
   ];
   for (const [what, s, expected] of cases) {
@@ -95,6 +103,20 @@ describe('agent phase machine', () => {
         if (step.kind !== 'execute') return true;
         const committedHere = j !== undefined && j.phase === 'Executing' && x.holderIsMe && x.sameBoot;
         return committedHere || (j !== undefined && j.phase === 'Prepared' && j.planUid === x.reqUid && j.attempt === x.reqAttempt && x.action === 'Execute');
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never leaves a Preparing / Prepared attempt behind that the spec no longer names (unless a stale lower attempt)', () => {
+    fc.assert(
+      fc.property(arbitrarySituation, (x) => {
+        const j = journal(x.phase, { planUid: x.jUid, attempt: x.jAttempt });
+        const request = x.action === 'None' ? { attempt: x.reqAttempt, action: x.action } : { planUid: x.reqUid, attempt: x.reqAttempt, action: x.action };
+        const step = decide(situation(x.action, j, { request, api: x.api }));
+        const named = x.action !== 'None' && x.jUid === x.reqUid && x.jAttempt === x.reqAttempt;
+        const stale = x.action !== 'None' && x.jUid === x.reqUid && x.reqAttempt < x.jAttempt;
+        return !(['Preparing', 'Prepared'].includes(x.phase) && !named && !stale) || step.kind === 'withdrawn';
       }),
       { numRuns: 2000 },
     );

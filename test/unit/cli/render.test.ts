@@ -135,10 +135,12 @@ describe('plugin rendering', () => {
     const previewed = plan(['n1', 'n2', 'n3'], {
       phase: 'Previewed',
       preview: {
+        eligible: 12,
+        selected: 13,
         order: ['n1', 'n2'],
         batches: [
-          { step: 0, nodes: ['n1'] },
-          { step: 1, nodes: ['n2'] },
+          { step: 0, size: 1, nodes: ['n1'] },
+          { step: 1, size: 11, nodes: ['n2'] },
         ],
         nodes: [
           { node: 'n1', eligible: true },
@@ -148,8 +150,9 @@ describe('plugin rendering', () => {
       },
     });
     const text = renderPreview(previewed);
-    assert.match(text, /^Preview of plan demo-rollout: 2 of 3 selected nodes eligible/);
-    assert.match(text, /^ {2}step 0 \(canary\): n1\n {2}step 1: n2$/m);
+    assert.match(text, /^Preview of plan demo-rollout: 12 of 13 selected nodes eligible/);
+    assert.match(text, /^ {2}step 0 \(canary\): n1\n {2}step 1: n2 and 10 more$/m);
+    assert.match(text, /^\(first 3 of 13 selected nodes by name\)$/m);
     assert.match(text, /^n3 +no +NodeNotFound +no such Node$/m);
     assert.match(text, /"mode":"Execute"/);
     assert.match(renderPreview(plan(['n1'])), /no preview yet/);

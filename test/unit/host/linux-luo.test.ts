@@ -96,6 +96,7 @@ describe('Linux LUO detection', () => {
     await writeFile(path.join(r.dev, 'liveupdate'), '');
     for (const [bdf, n] of [['0000:05:00.1', 3], ['0000:41:00.0', 7]] as const) {
       await mkdir(path.join(r.sysfs, 'bus/pci/devices', bdf, 'vfio-dev', `vfio${n}`), { recursive: true });
+      await writeFile(path.join(r.sysfs, 'bus/pci/devices', bdf, 'vfio-dev', `vfio${n}`, 'dev'), `511:${n}\n`);
     }
     // A VMM (pid 4242) holds vfio7 open as fd 19: that very file must be preserved.
     await mkdir(path.join(r.proc, '4242/fd'), { recursive: true });
@@ -115,7 +116,7 @@ describe('Linux LUO detection', () => {
       `create ${name}`,
       `preserve-memfd ${name} ${ATTEMPT_KEY_TOKEN} ${Buffer.from(JSON.stringify(key)).toString('hex')}`,
       `preserve ${name} ${deviceToken('0000:05:00.1')} path:${path.join(r.dev, 'vfio/devices/vfio3')}`,
-      `preserve ${name} ${deviceToken('0000:41:00.0')} pidfd:4242:19`,
+      `preserve ${name} ${deviceToken('0000:41:00.0')} pidfd:4242:19:511:7`,
     ]);
     // In the "new kernel" the record tells retrieve() which session and tokens to ask for.
     const handover = await luo.retrieve();
@@ -123,6 +124,56 @@ describe('Linux LUO detection', () => {
     await luo.finish(key);
     assert.deepEqual((await log(r.dir)).slice(-3), [`retrieve ${name}`, `finish ${name}`, `close ${name}`]);
     assert.deepEqual(await luo.retrieve(), { sessions: [], devices: [], attemptKeys: [] }, 'finish forgets the attempt');
+  });
+
+  it('group-mode VMMs: a device held through the VFIO group/container API is refused, never swapped for a fresh cdev', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await writeFile(path.join(r.dev, 'liveupdate'), '');
+    await mkdir(path.join(r.dev, 'vfio/devices'), { recursive: true });
+    // Two endpoints with cdevs the helper could open: 05:00.1 (group 12) and 41:00.0 (group 30).
+    for (const [bdf, n, group] of [['0000:05:00.1', 3, '12'], ['0000:41:00.0', 7, '30']] as const) {
+      const dir = path.join(r.sysfs, 'bus/pci/devices', bdf);
+      await mkdir(path.join(dir, 'vfio-dev', `vfio${n}`), { recursive: true });
+      await writeFile(path.join(dir, 'vfio-dev', `vfio${n}`, 'dev'), `511:${n}\n`);
+      await mkdir(path.join(r.sysfs, 'kernel/iommu_groups', group), { recursive: true });
+      await symlink(`../../../../kernel/iommu_groups/${group}`, path.join(dir, 'iommu_group'));
+      await writeFile(path.join(r.dev, 'vfio/devices', `vfio${n}`), '');
+    }
+    // QEMU (pid 4242) in group mode: the container, the group file and the device fd VFIO_GROUP_GET_DEVICE_FD gave it.
+    await mkdir(path.join(r.proc, '4242/fd'), { recursive: true });
+    await mkdir(path.join(r.proc, '4242/fdinfo'), { recursive: true });
+    await symlink('/dev/vfio/vfio', path.join(r.proc, '4242/fd/17'));
+    await symlink('/dev/vfio/12', path.join(r.proc, '4242/fd/18'));
+    await symlink('anon_inode:[vfio-device]', path.join(r.proc, '4242/fd/19'));
+    await writeFile(path.join(r.proc, '4242/fdinfo/19'), 'pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\nvfio-device-syspath: /sys/devices/pci0000:00/0000:00:01.0/0000:05:00.1\n');
+    // Another VMM (pid 5151) that got its device fd and closed the group file: fdinfo alone names the device.
+    await mkdir(path.join(r.proc, '5151/fd'), { recursive: true });
+    await mkdir(path.join(r.proc, '5151/fdinfo'), { recursive: true });
+    await symlink('anon_inode:[vfio-device]', path.join(r.proc, '5151/fd/33'));
+    await writeFile(path.join(r.proc, '5151/fdinfo/33'), 'pos:\t0\nvfio-device-syspath: /sys/devices/pci0000:40/0000:40:01.1/0000:41:00.0\n');
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline') });
+    luos.push(luo);
+    const probe = await luo.probe(['0000:05:00.1', '0000:41:00.0']);
+    assert.deepEqual(probe.devices.map((d) => d.preservable), [false, false], JSON.stringify(probe.devices));
+    assert.match(probe.devices[0]!.reason, /held by pid 4242 \(fd 19\) through the VFIO group\/container API/);
+    assert.match(probe.devices[1]!.reason, /held by pid 5151 \(fd 33\) through the VFIO group\/container API/);
+    await assert.rejects(luo.prepare(key, ['0000:05:00.1']), /0000:05:00\.1: not preservable: held by pid 4242/);
+    assert.equal((await log(r.dir)).filter((c) => c.startsWith('preserve ')).length, 0, 'no unrelated file was preserved');
+  });
+
+  it('a cdev a VMM holds is taken with its device number, so the helper can refuse a reused pid or fd', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await writeFile(path.join(r.dev, 'liveupdate'), '');
+    await mkdir(path.join(r.sysfs, 'bus/pci/devices/0000:41:00.0/vfio-dev/vfio7'), { recursive: true });
+    await writeFile(path.join(r.sysfs, 'bus/pci/devices/0000:41:00.0/vfio-dev/vfio7/dev'), '511:7\n');
+    await mkdir(path.join(r.proc, '4242/fd'), { recursive: true });
+    await symlink('/dev/vfio/devices/vfio7', path.join(r.proc, '4242/fd/19'));
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline') });
+    luos.push(luo);
+    await luo.prepare(key, ['0000:41:00.0']);
+    assert.equal((await log(r.dir)).at(-1), `preserve ${sessionName(key)} ${deviceToken('0000:41:00.0')} pidfd:4242:19:511:7`);
   });
 
   it('mainline prepare closes the session (cancel) when a device cannot be preserved, and reports the kernel errno', async () => {
@@ -142,6 +193,7 @@ describe('Linux LUO detection', () => {
     cleanup.push(r.dir);
     await writeFile(path.join(r.dev, 'liveupdate'), '');
     await mkdir(path.join(r.sysfs, 'bus/pci/devices/0000:05:00.1/vfio-dev/vfio3'), { recursive: true });
+    await writeFile(path.join(r.sysfs, 'bus/pci/devices/0000:05:00.1/vfio-dev/vfio3/dev'), '511:3\n');
     await mkdir(path.join(r.sysfs, 'bus/pci/devices/0000:05:00.0'), { recursive: true }); // on nvme: no VFIO cdev
     await mkdir(path.join(r.proc, '4242/fd'), { recursive: true });
     await symlink('/dev/vfio/devices/vfio3', path.join(r.proc, '4242/fd/19'));
@@ -153,7 +205,7 @@ describe('Linux LUO detection', () => {
     const [, create, preserve, close] = await log(r.dir);
     const session = /^create (luo-probe:[0-9a-f]{16})$/.exec(create!)?.[1];
     assert.ok(session, create);
-    assert.equal(preserve, `preserve ${session} ${deviceToken('0000:05:00.1')} pidfd:4242:19`, 'the VMM\'s very file, like prepare');
+    assert.equal(preserve, `preserve ${session} ${deviceToken('0000:05:00.1')} pidfd:4242:19:511:3`, 'the VMM\'s very file, like prepare');
     assert.equal(close, `close ${session}`);
     assert.equal((await log(r.dir)).length, 4);
     await luo.probe(['0000:05:00.1']);

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { compareBdf, formatBdf, isBdf, parseBdf } from '../../../src/pci/bdf';
 import { upstreamFromDevicePath } from '../../../src/host/pci/chain';
 import { busMasterEnabled } from '../../../src/host/pci/config';
-import { classifyFdTarget, type OpenVfioFiles } from '../../../src/host/pci/in-use';
+import { classifyFdTarget, emptyOpenVfioFiles } from '../../../src/host/pci/in-use';
 import { isBridgeClass, parseClass, parseDeviceId, parseDriverOverride, parseId } from '../../../src/host/pci/sysfs-values';
 
 describe('sysfs attribute values', () => {
@@ -90,12 +90,16 @@ describe('bridge chain from a device directory', () => {
 });
 
 describe('open file classification', () => {
-  it('recognises VFIO group files and device cdevs only', () => {
-    const found: OpenVfioFiles = { groups: new Set(), cdevs: new Map() };
+  it('recognises VFIO group files, device cdevs and group-API device fds (by their fdinfo) only', () => {
+    const found = emptyOpenVfioFiles();
     const targets = ['/dev/vfio/12', '/dev/vfio/vfio', '/dev/vfio/devices/vfio3', '/dev/iommu', '/dev/vfio/12x', 'anon_inode:[vfio-device]', '/dev/vfio/devices/vfio3'];
     targets.forEach((target, fd) => classifyFdTarget(target, { pid: 42, fd }, found));
-    assert.deepEqual([...found.groups], ['12']);
+    assert.deepEqual([...found.groups], [['12', { pid: 42, fd: 0 }]]);
     assert.deepEqual([...found.cdevs], [['vfio3', { pid: 42, fd: 2 }]], 'the first holder of a cdev is kept');
+    assert.deepEqual([...found.groupDevices], [], 'a device fd without fdinfo names no device');
+    classifyFdTarget('anon_inode:[vfio-device]', { pid: 43, fd: 9 }, found, 'pos:\t0\nvfio-device-syspath: /sys/devices/pci0000:00/0000:00:01.0/0000:05:00.1\n');
+    classifyFdTarget('anon_inode:[eventfd]', { pid: 43, fd: 10 }, found, 'vfio-device-syspath: /sys/devices/pci0000:00/0000:00:02.0\n');
+    assert.deepEqual([...found.groupDevices], [['0000:05:00.1', { pid: 43, fd: 9 }]]);
   });
 });
 

@@ -11,17 +11,33 @@ import { resolveBudgets } from '../../../src/operator/planner/counts';
 import { windowState } from '../../../src/operator/windows';
 import { agentStatus, bridge, fleetArbitrary, gpu, makePlan, PLAN_UID, planArbitrary, TARGET, tickArbitrary, ZONE, type SimNode, type SimPlan } from '../../support/fleet-arbitrary';
 
+type Status = NonNullable<NonNullable<NodeView['record']>['status']>;
+
+/** What the model agent has on disk: the attempt it works on and where it is (the real agent's journal, DESIGN §8). */
+interface ModelJournal {
+  planUid: string;
+  attempt: number;
+  phase: 'Preparing' | 'Prepared' | 'Executing' | 'Verified' | 'Finished' | 'Cancelled' | 'Failed';
+}
+
 interface ModelNode {
   sim: SimNode;
   view: NodeView;
   boots: number;
-  /** The request the agent is working on, and the tick it answers at. */
+  journal?: ModelJournal;
+  /** A prepare under way (not atomic: the spec may change while it runs): the tick it ends at. */
+  preparingUntil?: number;
+  /** The request the agent waits to answer (Execute, Finish, Cancel), and the tick it answers at. */
   work?: { key: string; due: number };
-  /** Request keys the agent has acted on (it acts on each once). */
-  done: Set<string>;
+  /** What the agent published, and the tick each write reaches the operator's cache. */
+  published: { at: number; status: Status }[];
   /** Rebooting into the target: the tick the node comes back (never, for neverReturns). */
   returnsAt?: number;
+  /** spec.executeBy, as the executor wrote it. */
+  executeBy?: string;
 }
+
+const ACTIVE: ReadonlySet<ModelJournal['phase']> = new Set(['Preparing', 'Prepared']);
 
 class World {
   tick = 0;
@@ -43,7 +59,7 @@ class World {
           action: 'None',
           status: agentStatus({ kernelRelease: n.release, luo: { api: n.luo }, devices: n.hasGpu ? [bridge(), gpu()] : [bridge()] }, view.bootID),
         };
-      this.nodes.set(n.name, { sim: n, view, boots: 0, done: new Set() });
+      this.nodes.set(n.name, { sim: n, view, boots: 0, published: [] });
     }
     this.initiallyUnavailable = new Set(fleet.filter((n) => !n.ready || n.unschedulable).map((n) => n.name));
   }
@@ -55,7 +71,8 @@ class World {
   /** The executor: applies actions in order with its guards (claim needs no claim, uncordon needs our cordon mark). */
   apply(actions: NodeAction[]): void {
     for (const a of actions) {
-      const { view } = this.nodes.get(a.node)!;
+      const model = this.nodes.get(a.node)!;
+      const { view } = model;
       const record = view.record!;
       const release = () => {
         delete record.claim;
@@ -76,11 +93,14 @@ class World {
           break;
         case 'request':
           record.action = a.action;
+          if (a.executeBy) model.executeBy = a.executeBy;
+          else delete model.executeBy;
           record.mark = carry(a.mark);
           break;
         case 'mark':
           record.mark = carry(a.mark);
           if (a.release) release();
+          if (a.withdraw) record.action = 'None';
           break;
         case 'uncordon':
           if (view.cordonedBy === PLAN_UID) {
@@ -97,66 +117,113 @@ class World {
     }
   }
 
-  /** Model agents: act on each (plan uid, attempt, action) once, after their delay, with their fault. */
+  /**
+   * Model agents, as the real one behaves (agent/decide.ts): a prepare takes `delay` ticks and runs to its end whatever
+   * the spec says meanwhile; the new key is published first; an attempt the spec no longer names is cancelled; what an
+   * agent publishes reaches the operator `lag` ticks later. Execute, Finish and Cancel are answered after `delay`.
+   */
   agents(): void {
     for (const node of this.nodes.values()) {
       const { view, sim } = node;
       const record = view.record;
       if (!record?.status) continue;
+      this.deliver(node);
       if (node.returnsAt !== undefined && this.tick >= node.returnsAt) this.reboot(node);
-      if (!record.claim || record.action === 'None' || sim.behaviour.fault === 'silent') continue;
-      const key = `${record.claim.planUid}/${record.attempt}/${record.action}`;
-      if (node.done.has(key)) continue;
+      if (sim.behaviour.fault === 'silent' || node.returnsAt !== undefined) continue;
+      const j = node.journal;
+      if (node.preparingUntil !== undefined) {
+        if (this.tick < node.preparingUntil) continue;
+        delete node.preparingUntil;
+        if (sim.behaviour.fault === 'prepareFails') this.report(node, { ...j!, phase: 'Failed' }, 'PrepareFailed');
+        else this.report(node, { ...j!, phase: 'Prepared' });
+        continue;
+      }
+      const request = record.claim && record.action !== 'None' ? { planUid: record.claim.planUid, attempt: record.attempt, action: record.action } : undefined;
+      const same = j !== undefined && request !== undefined && j.planUid === request.planUid && j.attempt === request.attempt;
+      if (j && ACTIVE.has(j.phase) && !same) {
+        this.report(node, { ...j, phase: 'Cancelled' }, 'Withdrawn');
+        continue;
+      }
+      if (!request) continue;
+      if (request.action === 'Prepare') {
+        if (same || (j && !['Cancelled', 'Failed', 'Finished'].includes(j.phase))) continue;
+        this.report(node, { planUid: request.planUid, attempt: request.attempt, phase: 'Preparing' });
+        node.preparingUntil = this.tick + sim.behaviour.delay;
+        continue;
+      }
+      const key = `${request.planUid}/${request.attempt}/${request.action}`;
       if (node.work?.key !== key) node.work = { key, due: this.tick + sim.behaviour.delay };
       if (this.tick < node.work.due) continue;
-      node.done.add(key);
-      this.act(node, record.action, record.claim.planUid, record.attempt);
+      this.act(node, request.action, request.planUid, request.attempt, same);
     }
   }
 
-  private act(node: ModelNode, action: 'Prepare' | 'Execute' | 'Finish' | 'Cancel', planUid: string, attempt: number): void {
-    const status = node.view.record!.status!;
-    const ours = status.observedPlanUID === planUid && status.observedAttempt === attempt;
+  private act(node: ModelNode, action: 'Execute' | 'Finish' | 'Cancel', planUid: string, attempt: number, same: boolean): void {
+    const j = node.journal;
     const fault = node.sim.behaviour.fault;
-    const at = new Date(this.now).toISOString();
-    const report = (phase: NonNullable<typeof status.phase>, error?: string) => {
-      Object.assign(status, { phase, observedPlanUID: planUid, observedAttempt: attempt });
-      if (error) status.lastError = { reason: error, message: `simulated ${error}` };
-    };
     switch (action) {
-      case 'Prepare':
-        if (ours) return;
-        delete status.kexecIssuedAt;
-        delete status.lastError;
-        return fault === 'prepareFails' ? report('Failed', 'PrepareFailed') : report('Prepared');
-      case 'Execute':
-        // The agent's own guard: kexec only from Prepared for this very attempt.
-        if (!ours || status.phase !== 'Prepared') return;
-        if (fault === 'kexecRefused') return report('Failed', 'KexecRefused');
-        status.kexecIssuedAt = at;
-        report('Executing');
+      case 'Execute': {
+        // The agent's own guard: kexec only from Prepared for this very attempt, and before spec.executeBy.
+        if (!same || j!.phase !== 'Prepared') return;
+        const { executeBy } = node;
+        if (executeBy !== undefined && this.now > Date.parse(executeBy)) return this.report(node, { ...j!, phase: 'Cancelled' }, 'ExecuteExpired');
+        const kexecIssuedAt = new Date(this.now).toISOString();
+        if (fault === 'kexecRefused') return this.report(node, { ...j!, phase: 'Failed' }, 'KexecRefused', kexecIssuedAt);
+        this.report(node, { ...j!, phase: 'Executing' }, undefined, kexecIssuedAt);
         node.view.ready = false;
         node.returnsAt = fault === 'neverReturns' ? Number.POSITIVE_INFINITY : this.tick + node.sim.behaviour.delay + 1;
         return;
+      }
       case 'Finish':
-        if (ours && status.phase === 'Verified') return fault === 'finishFails' ? report('Failed', 'FinishFailed') : report('Finished');
+        if (same && j!.phase === 'Verified') this.report(node, { ...j!, phase: fault === 'finishFails' ? 'Failed' : 'Finished' }, fault === 'finishFails' ? 'FinishFailed' : undefined);
         return;
       case 'Cancel':
-        if (!ours || status.kexecIssuedAt || status.phase === 'Cancelled' || status.phase === 'Failed') return;
-        return report('Cancelled', 'Cancelled');
+        // A key never started is answered Cancelled too: the operator's positive evidence that nothing is left.
+        if (!same) return this.report(node, { planUid, attempt, phase: 'Cancelled' });
+        if (ACTIVE.has(j!.phase)) this.report(node, { ...j!, phase: 'Cancelled' });
+        return;
     }
+  }
+
+  /** Journals `next` and publishes the status for it (seen by the operator `lag` ticks later). */
+  private report(node: ModelNode, next: ModelJournal, error?: string, kexecIssuedAt?: string): void {
+    const carried = node.journal?.planUid === next.planUid && node.journal.attempt === next.attempt ? node.published.at(-1)?.status.kexecIssuedAt : undefined;
+    node.journal = next;
+    const phase = next.phase === 'Preparing' ? 'Preflight' : next.phase;
+    const base = node.published.at(-1)?.status ?? node.view.record!.status!;
+    const status: Status = { ...structuredClone(base), phase, observedPlanUID: next.planUid, observedAttempt: next.attempt };
+    delete status.lastError;
+    delete status.kexecIssuedAt;
+    const issued = kexecIssuedAt ?? carried;
+    if (issued) status.kexecIssuedAt = issued;
+    if (error) status.lastError = { reason: error, message: `simulated ${error}` };
+    node.published.push({ at: this.tick + node.sim.behaviour.lag, status });
+    this.deliver(node);
+  }
+
+  private deliver(node: ModelNode): void {
+    while (node.published.length > 0 && node.published[0]!.at <= this.tick) node.view.record!.status = node.published.shift()!.status;
   }
 
   private reboot(node: ModelNode): void {
     delete node.returnsAt;
     const bootID = `${node.sim.name}-boot-${++node.boots}`;
-    const status = node.view.record!.status!;
     Object.assign(node.view, { bootID, ready: true });
-    Object.assign(status, { bootID, kernelRelease: TARGET });
-    if (node.sim.behaviour.fault === 'dmaLost') {
-      status.phase = 'Failed';
-      status.lastError = { reason: 'DMALost', message: 'bus master clear on 0000:05:00.0' };
-    } else status.phase = 'Verified';
+    const base = node.published.at(-1)?.status ?? node.view.record!.status!;
+    node.published.push({ at: this.tick + node.sim.behaviour.lag, status: { ...structuredClone(base), bootID, kernelRelease: TARGET } });
+    if (node.sim.behaviour.fault === 'dmaLost') this.report(node, { ...node.journal!, phase: 'Failed' }, 'DMALost');
+    else this.report(node, { ...node.journal!, phase: 'Verified' });
+  }
+
+  /** Nodes the operator has let go of (ended, released) while their agent still holds that very attempt prepared. */
+  wedged(): string[] {
+    return [...this.nodes.values()]
+      .filter((n) => {
+        const mark = n.view.record?.mark;
+        const j = n.journal;
+        return mark?.planUid === PLAN_UID && TERMINAL.has(mark.phase) && mark.phase !== 'Failed' && j?.planUid === PLAN_UID && j.attempt === mark.attempt && ACTIVE.has(j.phase);
+      })
+      .map((n) => n.sim.name);
   }
 
   ourMarks(): RolloutMark[] {
@@ -179,6 +246,7 @@ function checkActions(input: PlannerInput, out: PlannerOutput): void {
     }
     if (a.kind === 'request' && a.action === 'Execute') {
       assert.ok(answers && status.phase === 'Prepared' && a.mark.attempt === mark!.attempt, `Execute on ${a.node} without Prepared for attempt ${mark?.attempt}`);
+      assert.ok(windowState(spec.strategy.windows, input.now).open, `Execute on ${a.node} outside a window at ${input.now.toISOString()}`);
     }
     if (a.kind === 'request' && a.action === 'Cancel') assert.ok(!(answers && status.kexecIssuedAt), `Cancel on ${a.node} after kexecIssuedAt`);
     // Ours: our cordon mark on the Node, and either our mark says we cordoned or we hold no mark (a claim lost after the cordon).
@@ -231,6 +299,7 @@ function run(world: World, sim: SimPlan, ticks: number[], check: boolean, crashe
     if (pause && world.tick % 4 === 3 && !world.plan.spec.approvals.some((a) => a.step === pause.step))
       world.plan.spec.approvals.push({ step: pause.step, by: 'sim', at: new Date(world.now).toISOString() });
     world.agents();
+    if (check) assert.deepEqual(world.wedged(), [], 'the operator let go of a node whose agent holds that attempt prepared');
     world.tick++;
     world.now += step;
   }

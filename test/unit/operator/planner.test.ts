@@ -24,7 +24,7 @@ function ours(name: string, phase: StoredPhase, o: { since?: number; cordoned?: 
   return { ...node, ...o.node };
 }
 
-const released = (a: { release?: true }) => (a.release ? '+release' : '');
+const released = (a: { release?: true; withdraw?: true }) => (a.release ? '+release' : a.withdraw ? '+withdraw' : '');
 const kinds = (out: PlannerOutput) =>
   out.actions.map((a) => (a.kind === 'request' ? `request:${a.action}` : a.kind === 'uncordon' ? `uncordon${a.then ? `>${a.then.phase}` : ''}${released(a)}` : a.kind === 'mark' ? `mark:${a.mark.phase}${released(a)}` : a.kind));
 const reasons = (out: PlannerOutput) => out.events.map((e) => e.reason);
@@ -37,17 +37,33 @@ describe('per-node flow', () => {
     { what: 'agent Failed before kexec → Cancel', node: ours('n1', 'Preparing', { report: { phase: 'Failed', lastError: { reason: 'PrepareFailed', message: 'x' } } }), expect: ['request:Cancel'] },
     { what: 'prepare timeout → Cancel', node: ours('n1', 'Preparing', { since: 11 * MIN }), expect: ['request:Cancel'] },
     { what: 'Cancelled by the agent → uncordon, Cancelled, release', node: ours('n1', 'Cancelling', { report: { phase: 'Cancelled' } }), expect: ['uncordon>Cancelled+release'], events: ['NodeCancelled'] },
-    { what: 'Cancelling a node that never prepared → done', node: ours('n1', 'Cancelling', { cordoned: false }), expect: ['mark:Cancelled+release'] },
+    // The agent may be inside prepare() for this key with its old status still published: only its word ends a cancel.
+    { what: 'Cancelling without the agent\'s word for this key → wait', node: ours('n1', 'Cancelling', { cordoned: false }), expect: [] },
+    { what: 'Cancelling: the agent reports Preflight for this key → wait', node: ours('n1', 'Cancelling', { report: { phase: 'Preflight' } }), expect: [] },
+    { what: 'Cancelling a node that never prepared: the agent answers Cancelled for the key → done', node: ours('n1', 'Cancelling', { cordoned: false, report: { phase: 'Cancelled' } }), expect: ['mark:Cancelled+release'] },
+    { what: 'Cancelling without an answer within timeouts.prepare → Failed(CancelTimeout), action withdrawn', node: ours('n1', 'Cancelling', { since: 11 * MIN }), expect: ['mark:Failed+withdraw'] },
     { what: 'Verified → Finish', node: ours('n1', 'Executing', { report: { phase: 'Verified', kexecIssuedAt: ago(MIN) } }), expect: ['request:Finish'] },
-    { what: 'Failed after kexec → Failed, no release, no uncordon', node: ours('n1', 'Executing', { report: { phase: 'Failed', kexecIssuedAt: ago(MIN), lastError: { reason: 'DMALost', message: 'bus master clear' } } }), expect: ['mark:Failed'], events: ['NodeFailed'] },
-    { what: 'refused before kexec → Cancel', node: ours('n1', 'Executing', { report: { phase: 'Failed', lastError: { reason: 'KexecRefused', message: 'x' } } }), expect: ['request:Cancel'] },
-    { what: 'no return within nodeReturn → Failed(NodeLost)', node: ours('n1', 'Executing', { since: 16 * MIN }), expect: ['mark:Failed'] },
+    { what: 'Failed after kexec → Failed with the action withdrawn, no release, no uncordon', node: ours('n1', 'Executing', { report: { phase: 'Failed', kexecIssuedAt: ago(MIN), lastError: { reason: 'DMALost', message: 'bus master clear' } } }), expect: ['mark:Failed+withdraw'], events: ['NodeFailed'] },
+    { what: 'failed before kexec (no kexecIssuedAt) → Cancel', node: ours('n1', 'Executing', { report: { phase: 'Failed', lastError: { reason: 'KexecLoadFailed', message: 'x' } } }), expect: ['request:Cancel'] },
+    {
+      what: 'KexecRefused from the boot it prepared on → uncordon, Cancelled (not a failure), release',
+      node: ours('n1', 'Executing', { mark: { bootID: 'boot-0' }, report: { phase: 'Failed', kexecIssuedAt: ago(MIN), lastError: { reason: 'KexecRefused', message: 'freeze failed' } } }),
+      expect: ['uncordon>Cancelled+release'],
+      events: ['NodeCancelled'],
+    },
+    {
+      what: 'KexecRefused but from another boot than the one Execute was asked on → Failed',
+      node: ours('n1', 'Executing', { mark: { bootID: 'boot-old' }, report: { phase: 'Failed', kexecIssuedAt: ago(MIN), lastError: { reason: 'KexecRefused', message: 'x' } } }),
+      expect: ['mark:Failed+withdraw'],
+    },
+    { what: 'the agent refused an Execute past its deadline → Cancel', node: ours('n1', 'Executing', { report: { phase: 'Cancelled', lastError: { reason: 'ExecuteExpired', message: 'x' } } }), expect: ['request:Cancel'] },
+    { what: 'no return within nodeReturn → Failed(NodeLost), action withdrawn', node: ours('n1', 'Executing', { since: 16 * MIN }), expect: ['mark:Failed+withdraw'] },
     { what: 'kexec issued while we stored Preparing → Executing, never Cancel', node: ours('n1', 'Preparing', { since: 60 * MIN, report: { phase: 'Executing', kexecIssuedAt: ago(MIN) } }), expect: ['mark:Executing'] },
     { what: 'Finished and Ready, no soak → uncordon, Succeeded and release in one pass', node: ours('n1', 'Finishing', { report: { phase: 'Finished' } }), expect: ['uncordon>Succeeded+release'], events: ['NodeSucceeded'] },
     { what: 'Finished and Ready → uncordon, soak', node: ours('n1', 'Finishing', { report: { phase: 'Finished' } }), spec: { strategy: { nodeSoak: '2m' } }, expect: ['uncordon>Soaking'] },
     { what: 'Finished but NotReady → wait', node: ours('n1', 'Finishing', { report: { phase: 'Finished' }, node: { ready: false } }), expect: [] },
     { what: 'Finished on a node we did not cordon → Soaking without uncordon', node: ours('n1', 'Finishing', { cordoned: false, report: { phase: 'Finished' } }), spec: { strategy: { nodeSoak: '2m' } }, expect: ['mark:Soaking'] },
-    { what: 'no Finished within finish → Failed(FinishTimeout)', node: ours('n1', 'Finishing', { since: 6 * MIN }), expect: ['mark:Failed'] },
+    { what: 'no Finished within finish → Failed(FinishTimeout)', node: ours('n1', 'Finishing', { since: 6 * MIN }), expect: ['mark:Failed+withdraw'] },
     { what: 'soak over → Succeeded, release', node: ours('n1', 'Soaking', { since: 3 * MIN, cordoned: false }), spec: { strategy: { nodeSoak: '2m' } }, expect: ['mark:Succeeded+release'], events: ['NodeSucceeded'] },
     { what: 'soaking → wait', node: ours('n1', 'Soaking', { since: MIN, cordoned: false }), spec: { strategy: { nodeSoak: '2m' } }, expect: [] },
   ];
@@ -80,7 +96,67 @@ describe('per-node flow', () => {
     assert.deepEqual(kinds(out), ['uncordon>Succeeded+release', 'cordon', 'claim']);
     // A failing node frees nothing in its pass: the failure may halt the plan.
     const failing = pass(plan({ strategy: { maxInFlight: 1, maxUnavailable: 1 }, failurePolicy: { onFailure: 'Continue' } }), [ours('a', 'Finishing', { report: { phase: 'Failed' } }), makeNode('b')]);
-    assert.deepEqual(kinds(failing), ['mark:Failed']);
+    assert.deepEqual(kinds(failing), ['mark:Failed+withdraw']);
+  });
+
+  it('Execute carries a deadline (half of nodeReturn, at most the window\'s end) and the boot it was asked on', () => {
+    const out = pass(plan(), [ours('n1', 'Preparing', { report: { phase: 'Prepared' } })]);
+    const execute = out.actions[0];
+    assert.ok(execute?.kind === 'request' && execute.action === 'Execute');
+    assert.equal(execute.executeBy, new Date(NOW.getTime() + 7.5 * MIN).toISOString());
+    assert.equal(execute.mark.bootID, 'boot-0');
+    const windowed = pass(plan({ strategy: { windows: [{ schedule: '55 9 * * *', duration: '10m' }] } }), [ours('n1', 'Preparing', { report: { phase: 'Prepared' } })]).actions[0];
+    assert.equal(windowed?.kind === 'request' && windowed.executeBy, '2030-03-04T10:05:00.000Z');
+  });
+
+  it('KexecRefused on the same boot is not a failure: the plan goes on', () => {
+    const refused = ours('a', 'Executing', { mark: { bootID: 'boot-0' }, report: { phase: 'Failed', kexecIssuedAt: ago(MIN), lastError: { reason: 'KexecRefused', message: 'freeze failed' } } });
+    const then = pass(plan(), [refused]).actions[0];
+    assert.ok(then?.kind === 'uncordon' && then.then);
+    assert.deepEqual({ phase: then.then.phase, reason: then.then.reason, failure: then.then.failure }, { phase: 'Cancelled', reason: 'KexecRefused', failure: false });
+  });
+
+  it('an Execute past its deadline cancels the node without counting it as failed', () => {
+    const out = pass(plan(), [ours('a', 'Executing', { report: { phase: 'Cancelled', lastError: { reason: 'ExecuteExpired', message: 'late' } } })]);
+    assert.ok(out.actions[0]?.kind === 'request' && out.actions[0].mark.failure === false);
+  });
+});
+
+describe('records that vanish or do not parse', () => {
+  const claimed = { claim: { planName: 'plan-a', planUid: PLAN_UID } };
+  it('an in-flight node whose record is gone keeps our cordon and is named RecordUnreadable; the plan neither completes nor finalizes', () => {
+    const gone = makeNode('a', { unschedulable: true, cordonedBy: PLAN_UID, record: null });
+    for (const deleting of [false, true]) {
+      const out = pass(plan(), [gone], deleting);
+      assert.deepEqual(kinds(out), [], 'no uncordon');
+      const skipped = out.status.skippedNodes?.find((s) => s.node === 'a');
+      assert.equal(skipped?.reason, 'RecordUnreadable');
+      assert.match(skipped?.message ?? '', /node a: its LiveUpdateNode does not exist/);
+      assert.notEqual(out.status.phase, 'Completed');
+      assert.equal(out.finalizable, false);
+    }
+  });
+  it('a record the informer cannot parse, or whose mark does not parse: the cordon and claim stay, the plan names the parse error', () => {
+    const unparsed = makeNode('a', { unschedulable: true, cordonedBy: PLAN_UID, record: null });
+    unparsed.recordError = 'LiveUpdateNode a does not parse: status.devices: too big';
+    const badMark = makeNode('b', { unschedulable: true, cordonedBy: PLAN_UID, record: { ...claimed, attempt: 1, action: 'Execute' } });
+    badMark.recordError = 'LiveUpdateNode b annotation liveupdate.dev/rollout: not JSON (Unexpected end of JSON input)';
+    const out = pass(plan(), [unparsed, badMark]);
+    assert.deepEqual(kinds(out), [], 'no uncordon, no release, no claim');
+    assert.match(out.status.skippedNodes?.find((s) => s.node === 'a')?.message ?? '', /status\.devices: too big/);
+    assert.match(out.status.skippedNodes?.find((s) => s.node === 'b')?.message ?? '', /liveupdate\.dev\/rollout: not JSON/);
+    assert.equal(out.status.summary?.failed, 2);
+  });
+  it('a record recreated without our mark while its agent reports our attempt under way keeps the cordon', () => {
+    const recreated = makeNode('a', { unschedulable: true, cordonedBy: PLAN_UID, record: { status: agentStatus({ observedPlanUID: PLAN_UID, observedAttempt: 1, phase: 'Executing', kexecIssuedAt: ago(MIN) }) } });
+    const out = pass(plan(), [recreated]);
+    assert.deepEqual(kinds(out), []);
+    assert.equal(out.status.skippedNodes?.[0]?.reason, 'RecordUnreadable');
+  });
+  it('a claim never reuses an attempt number the agent has answered (a record recreated at attempt 0)', () => {
+    const recreated = makeNode('a', { record: { attempt: 0, status: agentStatus({ observedPlanUID: 'uid-other', observedAttempt: 3, phase: 'Cancelled' }) } });
+    const claim = pass(plan(), [recreated]).actions.find((a) => a.kind === 'claim');
+    assert.equal(claim?.kind === 'claim' && claim.attempt, 4);
   });
 });
 
@@ -169,8 +245,21 @@ describe('windows, pause, abort, deletion', () => {
     assert.equal(out.requeueAfterMs, 16 * 60 * MIN);
     assert.equal(findCondition(out.status.conditions, 'WaitingForWindow')?.status, 'True');
   });
-  it('in-flight nodes go on outside a window', () =>
-    assert.deepEqual(kinds(pass(plan({ strategy: { windows: [{ schedule: '0 2 * * *', duration: '1h' }] } }), [ours('a', 'Preparing', { report: { phase: 'Prepared' } })])), ['request:Execute']));
+  it('no Execute outside a window: a node Prepared after its window closed waits for the next one, up to timeouts.prepare from its start, then is cancelled (not a failure)', () => {
+    const windowed = plan({ strategy: { windows: [{ schedule: '0 2 * * *', duration: '1h' }] } });
+    const waiting = pass(windowed, [ours('a', 'Preparing', { since: MIN, report: { phase: 'Prepared' } })]);
+    assert.deepEqual(kinds(waiting), []);
+    assert.equal(waiting.requeueAfterMs, 9 * MIN, 'comes back when timeouts.prepare (10m) from the start runs out');
+    const soon = pass(plan({ strategy: { windows: [{ schedule: '5 10 * * *', duration: '1h' }] } }), [ours('a', 'Preparing', { since: MIN, report: { phase: 'Prepared' } })]);
+    assert.equal(soon.requeueAfterMs, 5 * MIN, 'or when the next window opens, if sooner');
+    const late = pass(windowed, [ours('a', 'Preparing', { since: 10 * MIN, report: { phase: 'Prepared' } })]);
+    assert.deepEqual(kinds(late), ['request:Cancel']);
+    const cancel = late.actions[0];
+    assert.ok(cancel?.kind === 'request');
+    assert.deepEqual({ reason: cancel.mark.reason, failure: cancel.mark.failure }, { reason: 'OutsideWindow', failure: false });
+    // Executing, Finishing and the rest go on outside a window: after Execute the outcome is the agent's.
+    assert.deepEqual(kinds(pass(windowed, [ours('a', 'Executing', { report: { phase: 'Verified', kexecIssuedAt: ago(MIN) } })])), ['request:Finish']);
+  });
   it('spec.strategy.paused stops starts only', () => {
     const out = pass(plan({ strategy: { paused: true } }), [ours('a', 'Preparing', { report: { phase: 'Prepared' } }), makeNode('b')]);
     assert.deepEqual(kinds(out), ['request:Execute']);
@@ -213,7 +302,8 @@ describe('status and preview', () => {
     assert.deepEqual(out.actions, []);
     assert.equal(out.status.phase, 'Previewed');
     assert.deepEqual(out.status.preview?.order, ['a', 'c', 'b']);
-    assert.deepEqual(out.status.preview?.batches, [{ step: 0, nodes: ['a'] }, { step: 1, nodes: ['c', 'b'] }]);
+    assert.deepEqual(out.status.preview?.batches, [{ step: 0, size: 1, nodes: ['a'] }, { step: 1, size: 2, nodes: ['c', 'b'] }]);
+    assert.deepEqual([out.status.preview?.eligible, out.status.preview?.selected], [3, 5]);
     assert.deepEqual(
       out.status.preview?.nodes?.map((n) => `${n.node}:${n.eligible ? 'yes' : n.reason}`),
       ['a:yes', 'b:yes', 'c:yes', 'd:UpToDate', 'ghost:NodeNotFound'],

@@ -11,7 +11,7 @@ const now = new Date('2026-12-01T00:00:00Z');
 const failed: RolloutMark = { planUid: PLAN_UID, attempt: 1, phase: 'Failed', since: '2026-11-30T00:00:00Z', reason: 'DMALost', failure: true, cordoned: true };
 const claim = { claim: { planName: 'p', planUid: PLAN_UID }, mark: failed };
 const step = (unschedulable: boolean, mark = failed) =>
-  advanceNode(makeNode('n1', { unschedulable, cordonedBy: PLAN_UID, record: claim }), mark, { planUid: PLAN_UID, spec: makePlan().spec, now, planEnded: false });
+  advanceNode(makeNode('n1', { unschedulable, cordonedBy: PLAN_UID, record: claim }), mark, { planUid: PLAN_UID, spec: makePlan().spec, now, planEnded: false, window: { open: true } });
 
 describe('a Failed node a human uncordoned', () => {
   it('is released: our cordon mark lifted, the claim dropped, the failure kept with released', () => {
