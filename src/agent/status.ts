@@ -1,9 +1,16 @@
 // The LiveUpdateNode status the agent publishes, derived (pure) from what it knows: journal, boot, kernel, inventory.
 // The status writer sends only what changed, so an idle agent whose machine did not change writes nothing.
-import type { AgentPhase, LiveUpdateNodeStatus } from '../api/node';
+import { DEVICE_LIMITS, type AgentPhase, type LiveUpdateNodeStatus } from '../api/node';
 import { planPreservation } from '../pci/preservation';
 import type { Bdf, HostIdentity, Inventory, LuoApi, LuoLegacyState } from '../host/types';
+import { deviceReport } from './device-report';
 import type { Journal, JournalPhase } from './journal';
+
+/**
+ * The largest status the agent writes: half of etcd's 1.5 MiB object limit, leaving room for metadata and spec. A
+ * device report that would pass it is withheld (inventoryIncomplete), so the operator skips the node.
+ */
+export const STATUS_BUDGET_BYTES = 768 * 1024;
 
 const PHASE: Record<JournalPhase, AgentPhase> = {
   Preparing: 'Preflight',
@@ -44,20 +51,10 @@ export function desiredStatus(input: StatusInput): LiveUpdateNodeStatus {
     bootID: identity.bootId,
     kernelRelease: identity.kernelRelease,
     luo: input.legacyState ? { api: input.api, state: input.legacyState } : { api: input.api },
-    devices: inventory.devices.slice(0, 512).map((d) => ({
-      bdf: d.bdf,
-      vendor: d.vendor,
-      device: d.device,
-      class: d.class,
-      ...(d.driver ? { driver: d.driver } : {}),
-      ...(d.iommuGroup ? { iommuGroup: d.iommuGroup } : {}),
-      busMaster: d.busMaster,
-      inUse: d.inUse,
-      upstream: d.upstream,
-      ...(d.physfn ? { physfn: d.physfn } : {}),
-    })),
+    ...deviceReport(inventory),
     preservation: closure,
-    preservationErrors: plan.errors.slice(0, 256).map((e) => ({ bdf: e.bdf, reason: e.reason.slice(0, 64), message: e.message.slice(0, 512) })),
+    preservationErrors: plan.errors.slice(0, DEVICE_LIMITS.preservationErrors).map((e) => ({ bdf: e.bdf, reason: e.reason.slice(0, 64), message: e.message.slice(0, 512) })),
+    preservationErrorCount: plan.errors.length,
     preservedDevices: closure.filter((c) => c.flags.includes('busmaster')).length,
     phase: input.journalError ? 'Failed' : journal ? PHASE[journal.phase] : 'Idle',
   };
@@ -70,5 +67,13 @@ export function desiredStatus(input: StatusInput): LiveUpdateNodeStatus {
     if (journal.lastError) status.lastError = { reason: journal.lastError.reason.slice(0, 128), message: journal.lastError.message.slice(0, 4096) };
   }
   if (input.journalError) status.lastError = input.journalError;
-  return status;
+  return withinBudget(status);
+}
+
+function withinBudget(status: LiveUpdateNodeStatus): LiveUpdateNodeStatus {
+  const bytes = Buffer.byteLength(JSON.stringify(status));
+  if (bytes <= STATUS_BUDGET_BYTES) return status;
+  const { devices, otherDevices, ...rest } = status;
+  const listed = `${devices?.length ?? 0} devices and ${otherDevices?.length ?? 0} other kinds`;
+  return { ...rest, devices: [], inventoryIncomplete: `the status with ${listed} is ${bytes} bytes, more than the agent's budget of ${STATUS_BUDGET_BYTES}; plans skip this node` };
 }

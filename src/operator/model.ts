@@ -44,6 +44,8 @@ export interface RolloutMark {
   cordoned?: boolean;
   /** The agent's boot id when Execute was requested: a KexecRefused from that same boot left the old kernel running. */
   bootID?: string;
+  /** A Failed node given back by a human (`kubectl liveupdate release`, or an uncordon): claim and cordon mark gone, the failure kept. */
+  released?: { by: string; at: string };
 }
 
 /** One candidate node as the planner sees it: the core Node and its LiveUpdateNode, already read from caches. */

@@ -16,6 +16,7 @@ const RolloutMarkSchema = z.object({
   failure: z.boolean().optional(),
   cordoned: z.boolean().optional(),
   bootID: z.string().optional(),
+  released: z.object({ by: z.string(), at: z.string() }).optional(),
 }) satisfies z.ZodType<RolloutMark>;
 
 /** Our mark on a LiveUpdateNode, or why it cannot be read (never guessed at: the planner holds such a node as it is). */

@@ -13,7 +13,7 @@ import { CORDONED_BY_ANNOTATION, type RolloutMark } from '../../src/operator/mod
 import { readMark } from '../../src/operator/views';
 import type { SimLuoApi } from '../../src/host/sim/kernel';
 import { SimFleet } from '../../src/sim/fleet';
-import { nodePaths } from '../../src/sim/layout';
+import { nodePaths, type NamedTopology } from '../../src/sim/layout';
 import { loadNamedTopology } from '../../src/sim/prepare';
 import { projectPath } from '../../src/util/package-root';
 import { uniqueName } from './kube';
@@ -29,13 +29,13 @@ export interface E2eFleet {
   boots(node: string): Promise<number>;
 }
 
-/** A fleet of `nodes` nvme-sriov hosts, one agent process each, every agent reported (its LiveUpdateNode has a boot id). */
-export async function startFleet(kc: KubeConfig, kubeconfigFile: string, baseDir: string, nodes: number, options: { api?: SimLuoApi; prefix?: string } = {}): Promise<E2eFleet> {
+/** A fleet of `nodes` nvme-sriov hosts (or `topology`), one agent process each, every agent reported (its LiveUpdateNode has a boot id). */
+export async function startFleet(kc: KubeConfig, kubeconfigFile: string, baseDir: string, nodes: number, options: { api?: SimLuoApi; prefix?: string; topology?: NamedTopology } = {}): Promise<E2eFleet> {
   const prefix = options.prefix ?? uniqueName('e2e');
   const dir = path.join(baseDir, prefix);
   const faultFile = path.join(baseDir, `${prefix}-faults.json`);
   await writeFile(faultFile, JSON.stringify({ nodes: {} }));
-  const topology = await loadNamedTopology(projectPath('src', 'host', 'sim', 'topologies', 'nvme-sriov.json'));
+  const topology = options.topology ?? (await loadNamedTopology(projectPath('src', 'host', 'sim', 'topologies', 'nvme-sriov.json')));
   const fleet = await SimFleet.start({ kc, kubeconfigFile, dir, nodes, prefix, topologies: [topology], faultFile, rebootSeconds: 1, kernels: [TARGET], api: options.api });
   const records = nodeResource(kc);
   await fleet.settled();

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { runModule } from '../usage';
 import type { NodesOptions } from './nodes';
 import type { PreviewOptions } from './preview';
+import type { ReleaseOptions } from './release';
 import type { SpecVerbOptions } from './spec-verbs';
 import type { StatusOptions } from './status';
 
@@ -101,7 +102,23 @@ function preview(): Command {
   ).action((file: string, options: PreviewOptions) => runModule(() => require('./preview') as typeof import('./preview'), { ...options, file }));
 }
 
+function release(): Command {
+  return withKubeFlags(
+    new Command('release')
+      .summary('give back a node a plan failed and left cordoned for a human (its claim and cordon mark cleared, uncordoned)')
+      .description(
+        'Clears what a plan holds on NODE after failing it: the claim on its LiveUpdateNode (the failure stays on record as released, ' +
+          'so the plan never retries it) and the liveupdate.dev/cordoned-by mark on the Node, lifting that cordon unless --keep-cordon. ' +
+          'Other plans then consider the node again. A node in the middle of an update is refused (abort its plan instead). ' +
+          'kubectl uncordon on a failed node has the same effect: the operator releases it. Asks for confirmation on a terminal unless --yes.',
+      )
+      .argument('<node>', 'Node name')
+      .option('--keep-cordon', 'clear our mark but leave the node cordoned (as a cordon of your own)')
+      .option('-y, --yes', 'do not ask for confirmation'),
+  ).action((node: string, options: ReleaseOptions) => runModule(() => require('./release') as typeof import('./release'), { ...options, node }));
+}
+
 export function addPluginCommands(program: Command): void {
   program.commandsGroup(GROUP);
-  for (const command of [status(), nodes(), pause(), resume(), approve(), abort(), preview()]) program.addCommand(command);
+  for (const command of [status(), nodes(), pause(), resume(), approve(), abort(), release(), preview()]) program.addCommand(command);
 }

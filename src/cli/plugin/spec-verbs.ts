@@ -86,7 +86,8 @@ export async function approve(options: SpecVerbOptions): Promise<number> {
   });
 }
 
-async function confirmed(question: string): Promise<boolean> {
+/** Asks on the terminal; true only for y or yes. */
+export async function confirmed(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(question)).trim());

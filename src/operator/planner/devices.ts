@@ -6,13 +6,15 @@ import { planPreservation } from '../../pci/preservation';
 import type { Bdf, DeviceError, PciDevice } from '../../pci/types';
 
 type DeviceStatus = NonNullable<LiveUpdateNodeStatus['devices']>[number];
+type OtherDevices = NonNullable<LiveUpdateNodeStatus['otherDevices']>[number];
+type Kind = Pick<DeviceStatus, 'vendor' | 'device' | 'class' | 'driver' | 'inUse'>;
 type DeviceRules = LiveUpdatePlanSpec['devices'];
 type DeviceRule = DeviceRules['match'][number];
 
-const isBridge = (d: DeviceStatus): boolean => d.class.startsWith('0604');
+const isBridge = (d: Pick<DeviceStatus, 'class'>): boolean => d.class.startsWith('0604');
 
 /** Every criterion the rule gives must hold; an id's device part may be `*`. */
-function ruleMatches(rule: DeviceRule, d: DeviceStatus): boolean {
+function ruleMatches(rule: DeviceRule, d: Kind): boolean {
   const idMatches = (id: string) => {
     const [vendor, device] = id.split(':');
     return vendor === d.vendor && (device === '*' || device === d.device);
@@ -25,11 +27,18 @@ function ruleMatches(rule: DeviceRule, d: DeviceStatus): boolean {
 
 /** Endpoints whose DMA the plan protects, sorted: any rule matches (no rules: every endpoint bound to vfio-pci). Bridges never match. */
 export function matchedDevices(rules: DeviceRules, devices: readonly DeviceStatus[]): Bdf[] {
-  const matches = (d: DeviceStatus) => (rules.match.length === 0 ? d.driver === 'vfio-pci' : rules.match.some((r) => ruleMatches(r, d)));
   return devices
-    .filter((d) => !isBridge(d) && matches(d))
+    .filter((d) => matches(rules, d))
     .map((d) => d.bdf)
     .sort(compareBdf);
+}
+
+const matches = (rules: DeviceRules, d: Kind): boolean =>
+  !isBridge(d) && (rules.match.length === 0 ? d.driver === 'vfio-pci' : rules.match.some((r) => ruleMatches(r, d)));
+
+/** The counted (unlisted) functions the rules match: none is on vfio-pci, so none can be preserved. */
+export function matchedUnlisted(rules: DeviceRules, kinds: readonly OtherDevices[]): OtherDevices[] {
+  return kinds.filter((k) => matches(rules, { ...k, inUse: false }));
 }
 
 /** The agent's report as the host layer's inventory, so the closure is computed by the same code the agent runs. */

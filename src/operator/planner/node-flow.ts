@@ -3,6 +3,7 @@
 import { durationMs } from '../../api/duration';
 import type { LiveUpdateNodeStatus } from '../../api/node';
 import type { LiveUpdatePlanSpec } from '../../api/plan';
+import { releaseUncordoned, uncordonedByHuman } from './release';
 import { TERMINAL, type NodeAction, type NodeView, type PlanEvent, type RolloutMark, type StoredPhase } from '../model';
 import type { WindowState } from '../windows';
 
@@ -83,7 +84,7 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
   // The action is withdrawn with the verdict: an agent that was only cut off must not act on it later.
   const fail = (reason: string, message: string) => {
     step.actions.push({ kind: 'mark', node: name, mark: next('Failed', { reason, message, failure: true }), withdraw: true });
-    event('Warning', 'NodeFailed', 'Fail', `node ${name} failed (${reason}): ${message}; it stays cordoned for a human`);
+    event('Warning', 'NodeFailed', 'Fail', `node ${name} failed (${reason}): ${message}; it stays cordoned for a human: once repaired, kubectl liveupdate release ${name} (or kubectl uncordon ${name}) gives it back`);
     return step;
   };
   /** Uncordon if we cordoned (and `uncordon`: a soak came after the uncordon), then the terminal mark and the node given back in one write. */
@@ -105,6 +106,7 @@ export function advanceNode(node: NodeView, mark: RolloutMark, ctx: FlowContext)
   });
 
   if (TERMINAL.has(mark.phase)) {
+    if (uncordonedByHuman(node, mark)) return { ...step, ...releaseUncordoned(node, mark, at) };
     const claimed = node.record?.claim?.planUid === planUid;
     if (claimed && (mark.phase !== 'Failed' || ctx.planEnded)) step.actions.push({ kind: 'release', node: name });
     return step;
