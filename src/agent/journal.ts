@@ -36,6 +36,16 @@ export const Journal = z.strictObject({
     dma: z.object({ at: z.number(), counters: z.record(z.string(), z.number()) }).optional(),
   }),
   kexecIssuedAt: Time.optional(),
+  /**
+   * New kernel: what LUO handed over, journalled the moment the sessions were retrieved. A retrieved session dies with
+   * the process holding it, so after a restart this record is the only proof that this boot was the live update.
+   */
+  handover: z
+    .object({
+      sessions: z.array(z.string()),
+      attemptKeys: z.array(z.object({ planUid: z.string(), node: z.string(), attempt: z.int().min(0) })).optional(),
+    })
+    .optional(),
   timings: Timings.default({}),
   verification: z
     .array(z.object({ bdf: Bdf, busMasterBefore: z.boolean(), busMasterAfter: z.boolean(), driverAfter: z.string().optional(), dmaContinuous: z.boolean().optional() }))
