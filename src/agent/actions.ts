@@ -2,9 +2,11 @@
 // journal written to disk; any failure before the point of no return undoes what was done (LUO cancel, kexec unload).
 import { releaseMatches, type KernelTarget } from '../api/fields';
 import { KexecError } from '../host/linux/kexec';
+import { LuoBusyError } from '../host/luo-busy';
 import { planPreservation } from '../pci/preservation';
-import type { AttemptKey, Bdf, DmaSample, Host, HostIdentity } from '../host/types';
+import type { AttemptKey, Bdf, DmaSample, Host, HostIdentity, LuoHandover } from '../host/types';
 import type { Logger } from '../kube/log';
+import { VOLATILE_FILE_SYSTEMS } from '../host/linux/mounts';
 import type { Journal, JournalStore } from './journal';
 
 /** Reasons a step can fail with: a fixed list, so the operator and dashboards can switch on them. */
@@ -24,7 +26,13 @@ export type FailureReason =
   | 'DMALost'
   | 'DriverChanged'
   | 'FinishFailed'
-  | 'JournalCorrupt';
+  | 'JournalCorrupt'
+  /** The LUO session holder (luo-helper) died while Prepared: the kernel cancelled the session, so no kexec. */
+  | 'HelperLost'
+  /** /dev/liveupdate is held by another process (it has one opener). */
+  | 'LuoBusy'
+  /** The agent's state directory is on a file system a kexec empties (tmpfs, ramfs): its journal would not survive. */
+  | 'StateDirNotDurable';
 
 export class StepFailure extends Error {
   constructor(
@@ -97,6 +105,12 @@ export class NodeActions {
     await announce(journal);
 
     // Preflight: nothing is touched until every check passed.
+    const mount = await this.host.mountOf(this.store.dir);
+    if (mount && VOLATILE_FILE_SYSTEMS.has(mount.fsType))
+      return fail(
+        'StateDirNotDurable',
+        `${this.node}: the agent's state directory ${this.store.dir} is on ${mount.fsType} (mounted at ${mount.mountPoint}), which the kexec empties: the journal would not survive it; give the agent a disk-backed state directory (hostPath /var/lib/liveupdate-agent)`,
+      );
     if ((await this.host.luo.api()) === 'none') return fail('NoLUO', `${this.node}: the running kernel ${identity.kernelRelease} has no Live Update Orchestrator (boot it with liveupdate=on)`);
     if (request.compatibleFrom && !releaseMatches(identity.kernelRelease, request.compatibleFrom))
       return fail('IncompatibleKernel', `${this.node}: running release ${identity.kernelRelease} matches none of compatibleFrom [${request.compatibleFrom.join(', ')}]`);
@@ -104,7 +118,13 @@ export class NodeActions {
     const plan = planPreservation(inventory, { bdfs: request.preserve });
     if (plan.errors.length > 0) return fail('DeviceNotReady', plan.errors.map((e) => `${e.bdf}: ${e.message}`).join('; '));
     const endpoints = plan.preserve.filter((p) => p.flags.includes('busmaster')).map((p) => p.bdf);
-    const probe = await this.host.luo.probe(endpoints);
+    let probe;
+    try {
+      probe = await this.host.luo.probe(endpoints);
+    } catch (err) {
+      if (err instanceof LuoBusyError) return fail('LuoBusy', `${this.node}: ${err.message}`);
+      throw err;
+    }
     const refused = probe.devices.filter((d) => !d.preservable);
     if (refused.length > 0) return fail('NotPreservable', refused.map((d) => `${d.bdf}: ${d.reason}`).join('; '));
 
@@ -121,17 +141,36 @@ export class NodeActions {
       await this.host.luo.prepare(this.key(journal), journal.closure.map((c) => c.bdf));
     } catch (err) {
       const left = await this.undo(journal);
-      return fail('PrepareFailed', `LUO prepare of ${endpoints.join(', ')}: ${message(err)}${left ? `; ${left}` : ''}`);
+      return fail(err instanceof LuoBusyError ? 'LuoBusy' : 'PrepareFailed', `LUO prepare of ${endpoints.join(', ')}: ${message(err)}${left ? `; ${left}` : ''}`);
     }
-    return this.save({ ...journal, phase: 'Prepared', timings: { prepareMs: performance.now() - started } });
+    try {
+      return await this.save({ ...journal, phase: 'Prepared', timings: { prepareMs: performance.now() - started } });
+    } catch (err) {
+      // Prepared must never be held without the journal saying so: a Prepared state nobody can find again.
+      await this.undo(journal);
+      throw err;
+    }
   }
 
   /**
-   * The point of no return: journal Executing with kexecIssuedAt (fsync), `announce` it (the status write), then kexec.
-   * Resolves only if the kernel refused (the old kernel still runs, LUO cancelled) — or, simulated, after the reboot.
+   * The point of no return: prove the LUO session is still held, journal Executing with kexecIssuedAt (fsync),
+   * `announce` it (the status write), then kexec. Resolves only if the session was lost (Cancelled, HelperLost) or the
+   * kernel refused (the old kernel still runs, LUO cancelled) — or, simulated, after the reboot.
    */
   async execute(journal: Journal, seenAt: number, announce: (j: Journal) => Promise<void>, dma?: DmaReader): Promise<{ journal: Journal; rebooted: boolean }> {
     if (journal.phase !== 'Prepared' && journal.phase !== 'Executing') throw new Error(`execute needs a Prepared journal, found ${journal.phase}`);
+    // A holder that died took the session with it: a kexec now would carry nothing and come back ColdRebooted.
+    const held = await this.host.luo.checkHeld(this.key(journal));
+    if (!held.held) {
+      this.log.error({ why: held.why }, 'the LUO session is gone: no kexec');
+      const lost = { reason: 'HelperLost', message: `${this.node}: kexec not issued, nothing would survive it: ${held.why}; the update was called off (retry with a new attempt)` };
+      // Committed already (a failed announce, retried) is past kexecIssuedAt: that ends Failed, never Cancelled.
+      if (journal.phase === 'Executing') {
+        await this.undo(journal);
+        return { journal: await this.save({ ...journal, phase: 'Failed', lastError: lost }), rebooted: false };
+      }
+      return { journal: await this.cancel(journal, lost), rebooted: false };
+    }
     let committed = journal;
     if (journal.phase === 'Prepared') {
       const busMaster: Record<Bdf, boolean> = {};
@@ -181,7 +220,7 @@ export class NodeActions {
         problems.push({ reason: 'DriverChanged', text: `${bdf}: ${message(err)}` });
       }
     }
-    const handover = await this.host.luo.retrieve();
+    const handover = await this.retrieve(journal, (j) => (journal = j));
     const key = this.key(journal);
     if (handover.attemptKeys && !handover.attemptKeys.some((k) => k.planUid === key.planUid && k.node === key.node && k.attempt === key.attempt))
       return fail('ColdRebooted', `${this.node} booted ${identity.kernelRelease} with a new boot id but the attempt key preserved in its LUO session did not come back: this boot was not a live update, preserved state is gone`);
@@ -216,6 +255,27 @@ export class NodeActions {
       return fail(first.reason, problems.map((p) => p.text).join('; '), { verification });
     }
     return this.save({ ...journal, phase: 'Verified', verification, timings: { ...timings, verifyMs: performance.now() - started } });
+  }
+
+  /**
+   * The handover, journalled as soon as the kernel gave it (before a crash can lose the retrieved sessions), merged
+   * with what an earlier process of this boot journalled: its sessions closed with it, so only the journal has them.
+   */
+  private async retrieve(journal: Journal, saved: (j: Journal) => void): Promise<LuoHandover> {
+    const earlier = journal.handover;
+    const merge = (h: LuoHandover): LuoHandover => {
+      if (!earlier) return h;
+      const sessions = [...new Set([...earlier.sessions, ...h.sessions])];
+      const keys = h.attemptKeys || earlier.attemptKeys ? [...(earlier.attemptKeys ?? []), ...(h.attemptKeys ?? [])] : undefined;
+      return { ...h, sessions, ...(keys ? { attemptKeys: keys } : {}) };
+    };
+    const handover = merge(
+      await this.host.luo.retrieve(async (got) => {
+        const { sessions, attemptKeys } = merge(got);
+        saved(await this.save({ ...journal, handover: { sessions, ...(attemptKeys ? { attemptKeys } : {}) } }));
+      }),
+    );
+    return handover;
   }
 
   async finish(journal: Journal): Promise<Journal> {

@@ -17,8 +17,9 @@ import { writeStatusIfChanged } from '../kube/status-writer';
 import { NodeActions } from './actions';
 import type { AgentExit } from './contract';
 import { decide, isActive, type Step } from './decide';
-import { JournalCorruptError, JournalStore, type Journal } from './journal';
-import { desiredStatus } from './status';
+import { LuoBusyError } from '../host/luo-busy';
+import { JournalCorruptError, JournalStore, JournalWriteError, type Journal } from './journal';
+import { desiredStatus, type StatusInput } from './status';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -45,7 +46,8 @@ const AGENT_CONTROLLER = 'liveupdate.dev/agent';
 /** What this boot is: read once per pass. */
 interface Boot {
   identity: HostIdentity;
-  api: LuoApi;
+  /** Undefined only while /dev/liveupdate could not be opened to tell. */
+  api: LuoApi | undefined;
 }
 
 /** Runs the agent until a signal, a (simulated) kexec, a dead simulated node or an injected crash. */
@@ -119,7 +121,15 @@ class NodeAgent {
     const seenAt = performance.now();
     const { host } = this.options;
     // One read of the boot per pass: no step changes it (a kexec ends the pass, and this process with it).
-    const boot: Boot = { identity: await host.identity(), api: await host.luo.api() };
+    const identity = await host.identity();
+    let api: LuoApi;
+    try {
+      api = await host.luo.api();
+    } catch (err) {
+      if (!(err instanceof LuoBusyError)) throw err;
+      return this.luoBusy(record, { identity, api: undefined }, err);
+    }
+    const boot: Boot = { identity, api };
     let journal: Journal | undefined;
     try {
       journal = await this.store.read();
@@ -134,12 +144,23 @@ class NodeAgent {
       request: { planUid: spec.planRef?.uid, attempt: spec.attempt, action: spec.action, ...(spec.executeBy ? { executeBy: spec.executeBy } : {}) },
       journal,
       bootId: boot.identity.bootId,
-      api: boot.api,
+      api,
       processId: this.processId,
       now: Date.now(),
     });
     if (step.kind !== 'idle') this.log.info({ step: step.kind, action: spec.action, attempt: spec.attempt, phase: journal?.phase }, 'step');
-    const next = await this.perform(step, record, journal, boot, seenAt);
+    let next: Journal | undefined;
+    try {
+      next = await this.perform(step, record, journal, boot, seenAt);
+    } catch (err) {
+      if (err instanceof LuoBusyError) return this.luoBusy(record, boot, err, journal);
+      if (!(err instanceof JournalWriteError)) throw err;
+      // Said where the operator looks, for the key it asked about: a full or broken disk is not a silent agent.
+      const key = spec.planRef ? { planUid: spec.planRef.uid, attempt: spec.attempt } : {};
+      await this.publish(record, journal, boot, { reason: 'JournalWriteFailed', message: err.message, ...key });
+      this.event(record, 'Warning', 'JournalWriteFailed', 'Journal', err.message);
+      return { requeueAfterMs: this.options.inventoryIntervalMs ?? 30_000 };
+    }
     if (this.finished) return;
     await this.publish(record, next, boot);
     // A withdrawn attempt is cancelled: the request that replaced it (a new Prepare, a Cancel) is answered at once.
@@ -186,7 +207,7 @@ class NodeAgent {
           this.end({ kind: 'rebooted' });
           return next;
         }
-        this.event(record, 'Warning', 'KexecRefused', 'Execute', next.lastError?.message ?? 'kexec refused');
+        this.event(record, 'Warning', next.lastError?.reason ?? 'KexecRefused', 'Execute', next.lastError?.message ?? 'kexec refused');
         return next;
       }
       case 'verify': {
@@ -239,8 +260,16 @@ class NodeAgent {
     }
   }
 
+  /** /dev/liveupdate held by another process: say so (the operator shows it), and try again later. */
+  private async luoBusy(record: LiveUpdateNode, boot: Boot, err: LuoBusyError, journal?: Journal): Promise<{ requeueAfterMs: number }> {
+    if (journal === undefined) journal = await this.store.read().catch(() => undefined);
+    await this.publish(record, journal, boot, undefined, { reason: 'LuoBusy', message: err.message });
+    this.event(record, 'Warning', 'LuoBusy', 'OpenLUO', err.message);
+    return { requeueAfterMs: this.options.inventoryIntervalMs ?? 30_000 };
+  }
+
   /** Publishes the status derived from what the agent knows; writes only what changed. */
-  private async publish(record: LiveUpdateNode, journal: Journal | undefined, { identity, api }: Boot, journalError?: { reason: string; message: string }): Promise<void> {
+  private async publish(record: LiveUpdateNode, journal: Journal | undefined, { identity, api }: Boot, journalError?: StatusInput['journalError'], luoError?: StatusInput['luoError']): Promise<void> {
     const { host } = this.options;
     const now = Date.now();
     const heartbeat = !this.reported || (isActive(journal) && now - this.lastHeartbeat >= this.heartbeatMs);
@@ -256,6 +285,7 @@ class NodeAgent {
       heartbeat,
       now: new Date(now),
       journalError,
+      luoError,
     });
     const wrote = await writeStatusIfChanged(this.resource, record, status);
     if (!wrote) this.log.debug('status unchanged: nothing written');

@@ -1,7 +1,7 @@
 // The agent's durable memory: one JSON file per node, the only thing that survives a kexec besides the kernel's own
 // handover. Written atomically (temp file, fsync, rename, fsync the directory) so a crash leaves the old or the new
 // journal, never half of one. A journal that does not parse is never guessed at: the agent refuses to act.
-import { open, readFile, rename } from 'node:fs/promises';
+import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { Bdf, KernelTarget, Time } from '../api/fields';
@@ -36,6 +36,16 @@ export const Journal = z.strictObject({
     dma: z.object({ at: z.number(), counters: z.record(z.string(), z.number()) }).optional(),
   }),
   kexecIssuedAt: Time.optional(),
+  /**
+   * New kernel: what LUO handed over, journalled the moment the sessions were retrieved. A retrieved session dies with
+   * the process holding it, so after a restart this record is the only proof that this boot was the live update.
+   */
+  handover: z
+    .object({
+      sessions: z.array(z.string()),
+      attemptKeys: z.array(z.object({ planUid: z.string(), node: z.string(), attempt: z.int().min(0) })).optional(),
+    })
+    .optional(),
   timings: Timings.default({}),
   verification: z
     .array(z.object({ bdf: Bdf, busMasterBefore: z.boolean(), busMasterAfter: z.boolean(), driverAfter: z.string().optional(), dmaContinuous: z.boolean().optional() }))
@@ -55,10 +65,37 @@ export class JournalCorruptError extends Error {
   }
 }
 
+/** A journal write that did not reach the disk (ENOSPC, EIO, EROFS…): the agent publishes it as JournalWriteFailed. */
+export class JournalWriteError extends Error {
+  override name = 'JournalWriteError';
+  constructor(
+    readonly file: string,
+    readonly errno: string,
+    detail: string,
+  ) {
+    super(`${file}: ${errno}: journal write failed (${detail}); free space on or repair the file system of the agent's state directory`);
+  }
+}
+
+/** The calls the journal makes, injectable so a test can see (and fail) each write, fsync and rename. */
+export interface JournalFile {
+  writeFile(data: string): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+export interface JournalFs {
+  readFile(file: string, encoding: 'utf8'): Promise<string>;
+  rename(from: string, to: string): Promise<void>;
+  open(file: string, flags: string, mode?: number): Promise<JournalFile>;
+}
+
 export class JournalStore {
   readonly file: string;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    private readonly fs: JournalFs = fsp,
+  ) {
     this.file = path.join(dir, JOURNAL_FILE);
   }
 
@@ -66,7 +103,7 @@ export class JournalStore {
   async read(): Promise<Journal | undefined> {
     let text: string;
     try {
-      text = await readFile(this.file, 'utf8');
+      text = await this.fs.readFile(this.file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new JournalCorruptError(this.file, (err as Error).message);
@@ -91,19 +128,34 @@ export class JournalStore {
   async write(journal: Journal): Promise<void> {
     const content = JSON.stringify(Journal.parse(journal), null, 1);
     const temp = `${this.file}.tmp`;
-    const handle = await open(temp, 'w', 0o600);
+    await this.durably(temp, async () => {
+      const handle = await this.fs.open(temp, 'w', 0o600);
+      try {
+        await handle.writeFile(content);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    });
+    await this.durably(this.file, () => this.fs.rename(temp, this.file));
+    await this.durably(this.dir, async () => {
+      const dir = await this.fs.open(this.dir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    });
+  }
+
+  /** Runs one step of a write; a file system error becomes a JournalWriteError naming `file` and the errno. */
+  private async durably(file: string, step: () => Promise<void>): Promise<void> {
     try {
-      await handle.writeFile(content);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, this.file);
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+      await step();
+    } catch (err) {
+      const errno = (err as NodeJS.ErrnoException).code;
+      if (typeof errno !== 'string') throw err;
+      throw new JournalWriteError(file, errno, (err as Error).message);
     }
   }
 }

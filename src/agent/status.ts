@@ -27,7 +27,8 @@ export interface StatusInput {
   previous: LiveUpdateNodeStatus | undefined;
   journal: Journal | undefined;
   identity: HostIdentity;
-  api: LuoApi;
+  /** Undefined when the LUO device could not be opened to tell (luoError says why). */
+  api: LuoApi | undefined;
   legacyState: LuoLegacyState | undefined;
   inventory: Inventory;
   /** The endpoints the operator currently asks to preserve (spec.preserve). */
@@ -36,8 +37,10 @@ export interface StatusInput {
   /** Renew agent.heartbeatTime in this write (first report of a process, or an action in flight). */
   heartbeat: boolean;
   now: Date;
-  /** A journal that could not be read: the agent refuses to act and says so. */
-  journalError?: { reason: string; message: string };
+  /** A journal that could not be read or written: the agent refuses to act and says so, for the request's key if given. */
+  journalError?: { reason: string; message: string; planUid?: string; attempt?: number };
+  /** The LUO device could not be used this pass (LuoBusy): reported as the last error; the phase stays. */
+  luoError?: { reason: string; message: string };
 }
 
 export function desiredStatus(input: StatusInput): LiveUpdateNodeStatus {
@@ -50,7 +53,7 @@ export function desiredStatus(input: StatusInput): LiveUpdateNodeStatus {
     agent: { version: input.version, heartbeatTime },
     bootID: identity.bootId,
     kernelRelease: identity.kernelRelease,
-    luo: input.legacyState ? { api: input.api, state: input.legacyState } : { api: input.api },
+    ...(input.api === undefined ? {} : { luo: input.legacyState ? { api: input.api, state: input.legacyState } : { api: input.api } }),
     ...deviceReport(inventory),
     preservation: closure,
     preservationErrors: plan.errors.slice(0, DEVICE_LIMITS.preservationErrors).map((e) => ({ bdf: e.bdf, reason: e.reason.slice(0, 64), message: e.message.slice(0, 512) })),
@@ -66,7 +69,12 @@ export function desiredStatus(input: StatusInput): LiveUpdateNodeStatus {
     status.timings = Object.fromEntries(Object.entries(journal.timings).map(([k, v]) => [k, Math.max(0, Math.round(v))]));
     if (journal.lastError) status.lastError = { reason: journal.lastError.reason.slice(0, 128), message: journal.lastError.message.slice(0, 4096) };
   }
-  if (input.journalError) status.lastError = input.journalError;
+  if (input.luoError) status.lastError = { reason: input.luoError.reason, message: input.luoError.message.slice(0, 4096) };
+  if (input.journalError) {
+    const { reason, message, planUid, attempt } = input.journalError;
+    status.lastError = { reason, message: message.slice(0, 4096) };
+    if (planUid !== undefined && attempt !== undefined) Object.assign(status, { observedPlanUID: planUid, observedAttempt: attempt });
+  }
   return withinBudget(status);
 }
 

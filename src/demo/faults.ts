@@ -64,6 +64,7 @@ export const FAULT_ARGS: Record<FaultKind, string> = {
   'native-driver-after-kexec': 'BDF (required)',
   'agent-crash': 'PHASE[:before|after] (required; PHASE: prepare, cancel, load, execute, retrieve, finish)',
   'slow-step': 'PHASE:MS (required): that host operation takes MS milliseconds longer, once',
+  'helper-crash': NO_ARG,
 };
 
 /** Parses one --fault value; errors name the flag and what is wrong with it. */
@@ -167,5 +168,7 @@ export function expectation(fault: Fault): Expectation {
       if (fault.phase === 'load' || fault.phase === 'prepare') return cancelled('AgentRestarted', `the agent dies ${fault.when} ${fault.phase} and its LUO session with it`);
       if (fault.phase === 'execute' && fault.when === 'before') return failed('KexecInterrupted', 'the agent dies after committing to kexec, which then never happens');
       return { plan: 'Completed', phases: ['Succeeded'], why: `the agent dies ${fault.when} ${fault.phase} and its restart resumes from its journal: the update completes` };
+    case 'helper-crash':
+      return cancelled('HelperLost', 'the LUO helper dies while the node is Prepared and its session with it: the agent finds it gone before kexec');
   }
 }

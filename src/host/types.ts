@@ -75,8 +75,18 @@ export interface Luo {
   prepare(key: AttemptKey, devices: Bdf[]): Promise<void>;
   /** Undo prepare. Never fails in the kernel; idempotent here. */
   cancel(key: AttemptKey): Promise<void>;
-  /** After kexec: what the previous kernel handed over. */
-  retrieve(): Promise<LuoHandover>;
+  /**
+   * Mainline: proof that the attempt's session is still held by the very holder process that prepared it (the same
+   * helper pid, and the kernel names the session fd: GET_NAME). A holder that died took the session with it and the
+   * kernel cancelled it, so a kexec would carry nothing. Legacy keeps its state in the kernel: always held.
+   */
+  checkHeld(key: AttemptKey): Promise<{ held: true } | { held: false; why: string }>;
+  /**
+   * After kexec: what the previous kernel handed over. A retrieved mainline session lives only as long as its holder
+   * process, so `retrieved` is awaited as soon as the sessions (and their attempt keys) are in hand, before anything else:
+   * the caller journals them there, and a restart after that point knows this boot was the live update.
+   */
+  retrieve(retrieved?: (handover: LuoHandover) => Promise<void>): Promise<LuoHandover>;
   /** Return to normal in the new kernel; unrestored preserved state is discarded. */
   finish(key: AttemptKey): Promise<void>;
 }
@@ -87,6 +97,13 @@ export interface Kexec {
   unload(): Promise<void>;
   /** The point of no return: freeze and reboot into the loaded kernel. Rejects if the kernel refused (still old kernel). */
   execute(): Promise<void>;
+}
+
+/** A mounted file system, as /proc/self/mountinfo shows it. */
+export interface Mount {
+  mountPoint: string;
+  /** e.g. ext4, xfs, tmpfs. */
+  fsType: string;
 }
 
 /** DMA time (ms) per endpoint, and the clock instant (ms) the counters were advanced to. */
@@ -106,6 +123,8 @@ export interface Host {
    * (src/host/pci/vfio-bind.ts) naming the BDF and the driver it has.
    */
   bindVfio(bdf: Bdf): Promise<void>;
+  /** The mount a directory lives on (the agent's state must be on one that survives a kexec); undefined if unknown. */
+  mountOf(dir: string): Promise<Mount | undefined>;
   /**
    * Simulated hosts only: DMA time (ms) each endpoint has done so far, so continuity through a kexec is measured,
    * not asserted. A real host cannot observe device DMA and leaves it out.

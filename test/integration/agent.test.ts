@@ -2,7 +2,7 @@
 // it writes the LiveUpdateNode spec and restarts the agent after each simulated kexec, as the fleet would.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -30,7 +30,7 @@ const topologyFile = (name: string) => projectPath('src', 'host', 'sim', 'topolo
 interface SimState {
   loaded: unknown;
   boots: number;
-  kernel: { mainline: { outgoing: object }; legacy: { state: string } };
+  kernel: { mainline: { outgoing: object; incoming: object }; legacy: { state: string } };
 }
 
 interface SimNode {
@@ -377,6 +377,13 @@ describe('node agent (process, simulated host, real apiserver)', () => {
           assert.equal(state.loaded, null, 'nothing stays loaded');
           assert.deepEqual(state.kernel.mainline.outgoing, {}, 'no LUO session left');
         }
+        if (phase === 'retrieve' && when === 'after') {
+          // The kernel closed the dead agent's retrieved session (an implicit finish): the restarted agent could
+          // not retrieve it again; only the journal written at retrieval proved this boot was the live update.
+          const kmsg = await readFile(path.join(node.paths.simDir, 'kmsg.log'), 'utf8');
+          assert.match(kmsg, /retrieved session luo-op:\S+ closed with its holder: finished/);
+          assert.deepEqual((await simState(node)).kernel.mainline.incoming, {});
+        }
       } finally {
         supervising = false;
         await node.agent?.stop();
@@ -384,6 +391,40 @@ describe('node agent (process, simulated host, real apiserver)', () => {
       }
     });
   }
+
+  it('the LUO helper dies while Prepared: Execute is refused with Cancelled(HelperLost), no kexec, nothing loaded', async () => {
+    const node = await simNode({ api: 'mainline' });
+    await writeFile(node.faults, JSON.stringify({ nodes: { [node.name]: [{ kind: 'helper-crash', times: 1 }] } }));
+    const { uid } = await prepared(node);
+    await request(node, { action: 'Execute' });
+    const cancelled = await until(node, 'Cancelled', (s) => s.phase === 'Cancelled' || s.phase === 'Failed' || s.kexecIssuedAt !== undefined, 10_000);
+    assert.equal(cancelled.phase, 'Cancelled', JSON.stringify(cancelled.lastError));
+    assert.equal(cancelled.lastError?.reason, 'HelperLost');
+    assert.match(cancelled.lastError?.message ?? '', /no longer held/);
+    assert.equal(cancelled.observedPlanUID, uid);
+    assert.equal(cancelled.kexecIssuedAt, undefined, 'never committed to kexec');
+    assert.equal(await bootCount(node), 1, 'no kexec');
+    const state = await simState(node);
+    assert.equal(state.loaded, null, 'the kernel image was unloaded');
+    assert.equal(await Promise.race([node.agent!.exit.then(() => 'exited'), Promise.resolve('running')]), 'running', 'the agent keeps running');
+  });
+
+  it('/dev/liveupdate held by another process: the agent still publishes, says LuoBusy naming the pid, and recovers', async () => {
+    const node = await simNode();
+    const holderFd = path.join(node.paths.simDir, 'proc/777/fd');
+    await mkdir(holderFd, { recursive: true });
+    await symlink('/dev/liveupdate', path.join(holderFd, '3'));
+    node.agent = new AgentProcess(kubeconfig, node.name, node.paths, node.faults, ['--inventory-interval', '1']);
+    const ready = await Promise.race([node.agent.ready.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 20_000).unref())]);
+    assert.ok(ready, `the agent published its first status although /dev/liveupdate is busy:\n${node.agent.log}`);
+    const busy = await until(node, 'LuoBusy', (s) => s.lastError?.reason === 'LuoBusy');
+    assert.match(busy.lastError?.message ?? '', /\/dev\/liveupdate is busy \(EBUSY\), held by pid 777/);
+    assert.ok(busy.bootID && busy.kernelRelease && (busy.devices?.length ?? 0) > 0, 'boot, kernel and devices are published all the same');
+    assert.equal(busy.luo, undefined, 'the API could not be told');
+    await rm(path.join(node.paths.simDir, 'proc/777'), { recursive: true });
+    const free = await until(node, 'LUO detected', (s) => s.luo?.api === 'mainline');
+    assert.equal(free.lastError, undefined);
+  });
 
   const afterBootFaults: [string, object, string][] = [
     ['cold reboot', { kind: 'cold-reboot' }, 'ColdRebooted'],
@@ -488,6 +529,42 @@ describe('node agent (process, simulated host, real apiserver)', () => {
     await waitFor('the request was seen', async () => (await events(node)).filter((e) => e.reason === 'JournalCorrupt').length > 0);
     const state = await simState(node);
     assert.equal(state.loaded, null, 'nothing was loaded');
+  });
+
+  it('a journal that cannot be written: Failed(JournalWriteFailed) for the request, naming errno and file, nothing loaded', async () => {
+    const node = await simNode();
+    // The temp file's name taken by a directory: the journal's open() fails (EISDIR) as a full disk's write would.
+    const temp = path.join(node.paths.stateDir, `${JOURNAL_FILE}.tmp`);
+    await mkdir(temp, { recursive: true });
+    await startAgent(node);
+    const idle = await until(node, 'idle', (s) => s.phase === 'Idle' && (s.devices?.length ?? 0) > 0);
+    const uid = randomUUID();
+    await request(node, prepareSpec(uid, 1, passthrough(idle)));
+    const failed = await until(node, 'JournalWriteFailed', (s) => s.lastError?.reason === 'JournalWriteFailed');
+    assert.equal(failed.phase, 'Failed');
+    assert.equal(failed.observedPlanUID, uid, 'reported for the key the operator asked about');
+    assert.equal(failed.observedAttempt, 1);
+    assert.ok(failed.lastError?.message.includes(`${temp}: EISDIR`), failed.lastError?.message);
+    const state = await simState(node);
+    assert.equal(state.loaded, null, 'nothing was loaded');
+    assert.deepEqual(state.kernel.mainline.outgoing, {}, 'no LUO session held');
+  });
+
+  it('a state directory on tmpfs: Prepare refused (StateDirNotDurable) naming the directory and file system', async () => {
+    const node = await simNode();
+    await mkdir(node.paths.stateDir, { recursive: true });
+    const stateDir = await realpath(node.paths.stateDir);
+    // The simulated machine mounts a tmpfs over the agent's state directory (its fake /proc/self/mountinfo).
+    await appendFile(path.join(node.paths.simDir, 'proc/self/mountinfo'), `40 21 0:52 / ${stateDir} rw,nosuid,nodev - tmpfs tmpfs rw,size=65536k\n`);
+    await startAgent(node);
+    const idle = await until(node, 'idle', (s) => s.phase === 'Idle' && (s.devices?.length ?? 0) > 0);
+    await request(node, prepareSpec(randomUUID(), 1, passthrough(idle)));
+    const failed = await until(node, 'Failed', (s) => s.phase === 'Failed');
+    assert.equal(failed.lastError?.reason, 'StateDirNotDurable', failed.lastError?.message);
+    assert.ok(failed.lastError?.message.includes(`${node.paths.stateDir} is on tmpfs (mounted at ${stateDir})`), failed.lastError?.message);
+    const state = await simState(node);
+    assert.equal(state.loaded, null, 'nothing was loaded');
+    assert.deepEqual(state.kernel.mainline.outgoing, {});
   });
 
   it('two attempts in a row: a failed attempt, then a new attempt that succeeds', async () => {

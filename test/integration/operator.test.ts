@@ -9,7 +9,8 @@ import { CoordinationV1Api, CoreV1Api, EventsV1Api, type KubeConfig } from '@kub
 import type { LiveUpdateNode } from '../../src/api/node';
 import type { LiveUpdatePlan, LiveUpdatePlanStatus } from '../../src/api/plan';
 import { nodeResource, planResource, type ClusterResource } from '../../src/kube/cluster-resource';
-import { CLAIMED_AT_ANNOTATION, CORDONED_BY_ANNOTATION } from '../../src/operator/model';
+import { patchNode } from '../../src/kube/core-writes';
+import { CLAIMED_AT_ANNOTATION, CORDONED_BY_ANNOTATION, ROLLOUT_ANNOTATION } from '../../src/operator/model';
 import { readMark } from '../../src/operator/views';
 import { SimFleet } from '../../src/sim/fleet';
 import { nodePaths } from '../../src/sim/layout';
@@ -336,6 +337,27 @@ describe('operator (process) with agents on a simulated fleet', () => {
       assert.equal(await kernelOf(f.nodes[1]!), '6.19.0-sim');
     });
   }
+
+  it('a Node someone else cordoned stays cordoned even when our record says we cordoned it (the executor checks the Node)', async () => {
+    const f = await fleet(3);
+    const [a, b, taken] = f.nodes as [string, string, string];
+    const body = plan(f, { maxInFlight: 1, order: 'Name', steps: [{ nodes: 1, pause: {} }, { nodes: '100%' }] }, { selector: { nodeNames: [a, b] } });
+    await plans.create(body);
+    await until(body.metadata.name, 'paused after the canary', (s) => s.phase === 'Paused');
+    const uid = (await plans.get(body.metadata.name)).metadata.uid!;
+    // `taken`: cordoned by someone else (no mark of ours on the Node), while its record carries this plan's mark
+    // saying we cordoned it and are cancelling — the state a human leaves by taking over our cordon, or a stale record.
+    await patchNode(kc, taken, { spec: { unschedulable: true } });
+    const mark = { planUid: uid, attempt: 1, phase: 'Cancelling', since: new Date().toISOString(), reason: 'Aborted', message: 'test', failure: false, cordoned: true };
+    await records.patch(taken, {
+      metadata: { annotations: { [ROLLOUT_ANNOTATION]: JSON.stringify(mark) } },
+      spec: { planRef: { name: body.metadata.name, uid }, attempt: 1, action: 'Cancel' },
+    });
+    await waitFor(`${taken}: Cancelled by the operator`, async () => readMark(await records.get(taken))?.phase === 'Cancelled', 60_000, 200);
+    const node = await nodeObject(taken);
+    assert.equal(node.spec?.unschedulable, true, 'the cordon someone else set is left as they left it');
+    assert.equal(node.metadata?.annotations?.[CORDONED_BY_ANNOTATION], undefined);
+  });
 
   it('abort mid-rollout: nodes before the point of no return are cancelled and uncordoned', async () => {
     const f = await fleet(4);

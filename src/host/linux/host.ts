@@ -2,9 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bindVfioPci } from '../pci/vfio-bind';
-import type { Bdf, Host, HostIdentity, Inventory } from '../types';
+import type { Bdf, Host, HostIdentity, Inventory, Mount } from '../types';
 import { LinuxKexec } from './kexec';
 import { LinuxLuo, type LinuxLuoOptions } from './luo';
+import { mountOf } from './mounts';
 import { readBusMaster, readPciInventory } from './pci';
 
 export interface LinuxHostOptions extends LinuxLuoOptions {
@@ -47,6 +48,10 @@ export class LinuxHost implements Host {
 
   bindVfio(bdf: Bdf): Promise<void> {
     return bindVfioPci(this.sysfsRoot, bdf);
+  }
+
+  mountOf(dir: string): Promise<Mount | undefined> {
+    return mountOf(this.procRoot, dir);
   }
 
   /** Stops the LUO helper: on mainline this cancels an unexecuted live update, so only at agent shutdown. */

@@ -54,6 +54,14 @@ export class LuoHelper {
     return reply;
   }
 
+  /**
+   * The pid of the running helper, undefined when none runs. A helper that died is replaced silently by the next
+   * call, so whoever relies on fds it held (a prepared session) must compare this pid with the one it prepared with.
+   */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Ends the holder: every session fd it still holds is closed, which cancels an unexecuted mainline update. */
   async stop(): Promise<void> {
     const child = this.child;

@@ -4,19 +4,22 @@
 //    their driver in the kernel; user space only drives the global state.
 //  - mainline (Linux 6.19+): no global state; a named session per attempt holds the preserved fds (VFIO cdev of
 //    each device); cancel = close the session fd; finish per session in the new kernel.
-// The ioctls go through native/luo-helper, which stays alive holding the session fds until kexec.
+// The ioctls go through native/luo-helper, which stays alive holding the session fds until kexec. /dev/liveupdate has
+// one opener (PID 1 needs it at boot and in shutdown), so the helper runs only while an attempt holds a session, or
+// for the one call that needs it: every other path ends with release().
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { notPreservable, preservable, probeSessionName, probeWithoutSessions, VFIO_NOT_PRESERVABLE, VFIO_PRESERVABLE } from '../luo-probe';
+import { deviceOpeners, LuoBusyError } from '../luo-busy';
 import { isBdf, parseBdf } from '../../pci/bdf';
 import { scanOpenVfioFiles, type FdHolder } from '../pci/in-use';
 import { linkName, readAttribute, readVfioDevice } from '../pci/sysfs-read';
 import { isBridgeClass, parseClass } from '../pci/sysfs-values';
 import type { AttemptKey, Bdf, DeviceProbe, Luo, LuoApi, LuoHandover, LuoLegacyState, ProbeResult } from '../types';
 import { LIVEUPDATE_SESSION_NAME_LENGTH } from './luo-abi';
-import { defaultHelperPath, LuoCallError, LuoHelper } from './luo-helper';
+import { defaultHelperPath, LuoCallError, LuoHelper, type HelperReply } from './luo-helper';
 
 export interface LinuxLuoOptions {
   /** Default /sys. */
@@ -84,6 +87,8 @@ export class LinuxLuo implements Luo {
   private readonly stateDir: string;
   readonly helper: LuoHelper;
   private probed: LuoApi | undefined;
+  /** Sessions the helper holds (created or retrieved), with the pid of the helper that opened each. */
+  private readonly held = new Map<string, number>();
 
   constructor(options: LinuxLuoOptions = {}) {
     this.sysfsRoot = options.sysfsRoot ?? '/sys';
@@ -102,7 +107,7 @@ export class LinuxLuo implements Luo {
     if (existsSync(this.legacyStateFile())) return 'legacy';
     if (!existsSync(path.join(this.devRoot, 'liveupdate'))) return 'none';
     if (this.probed === undefined) {
-      const reply = await this.helper.check('probe');
+      const reply = await this.opening('probe').finally(() => this.release());
       this.probed = reply['api'] === 'mainline' ? 'mainline' : String(reply['api']).startsWith('legacy') ? 'legacy' : 'none';
     }
     return this.probed;
@@ -122,13 +127,13 @@ export class LinuxLuo implements Luo {
       // A retried prepare of the same attempt finds the kernel already prepared: nothing to do.
       if ((await this.state()) === 'prepared' && (await readJson(this.recordFile(key)))) return;
       await this.writeRecord({ key, api, session: 'legacy', tokens: Object.fromEntries(devices.map((d) => [d, ''])) });
-      await this.helper.check('legacy-event prepare');
+      await this.opening('legacy-event prepare').finally(() => this.release());
       return;
     }
     const session = sessionName(key);
     const tokens: Record<Bdf, string> = {};
-    await this.helper.check(`close ${session}`); // a half-done earlier try is cancelled, then redone whole
-    await this.helper.check(`create ${session}`);
+    await this.closeSession(session); // a half-done earlier try is cancelled, then redone whole
+    await this.createSession(session);
     try {
       // The key travels in the session itself: finding it again after boot proves this boot was the live update.
       await this.helper.check(`preserve-memfd ${session} ${ATTEMPT_KEY_TOKEN} ${Buffer.from(JSON.stringify(key)).toString('hex')}`);
@@ -141,10 +146,26 @@ export class LinuxLuo implements Luo {
         tokens[bdf] = preserved.token;
       }
     } catch (err) {
-      await this.helper.check(`close ${session}`);
+      await this.closeSession(session);
+      await this.release();
       throw err;
     }
     await this.writeRecord({ key, api, session, tokens });
+  }
+
+  /** The session prepare created is held by the helper that created it (same pid), and the kernel names its fd. */
+  async checkHeld(key: AttemptKey): Promise<{ held: true } | { held: false; why: string }> {
+    if ((await this.requireApi()) === 'legacy') return { held: true };
+    const session = sessionName(key);
+    const by = this.held.get(session);
+    const pid = this.helper.pid;
+    if (by === undefined) return { held: false, why: `session ${session} was not created by this agent process` };
+    if (pid !== by) return { held: false, why: `luo-helper pid ${by}, which held session ${session}, is gone (${pid === undefined ? 'no helper runs' : `pid ${pid} runs now`}): the kernel cancelled the session when it died` };
+    const named = await this.helper.call(`name ${session}`);
+    if (named.ok && named['name'] === session) return { held: true };
+    // A kernel before 7.2 has no GET_NAME; the helper answering for the fd it holds is then all the proof there is.
+    if (!named.ok && named['at'] === 'LIVEUPDATE_SESSION_GET_NAME' && named.errno === 'ENOTTY') return { held: true };
+    return { held: false, why: `luo-helper pid ${by} does not hold session ${session}: ${named.ok ? `GET_NAME answered "${String(named['name'])}"` : (named.message ?? named.errno ?? 'no answer')}` };
   }
 
   /** Mainline: PRESERVE_FD of each device's fd into a throwaway session that is closed whatever happened. */
@@ -152,43 +173,59 @@ export class LinuxLuo implements Luo {
     const api = await this.api();
     if (api !== 'mainline') return probeWithoutSessions(api, devices);
     const session = probeSessionName();
-    await this.helper.check(`create ${session}`);
-    const results = await this.probeEach(session, devices).finally(() => this.closeProbeSession(session));
-    return { api, devices: results };
+    try {
+      await this.createSession(session);
+      const results = await this.probeEach(session, devices).finally(() => this.closeProbeSession(session));
+      return { api, devices: results };
+    } finally {
+      await this.release();
+    }
   }
 
   async cancel(key: AttemptKey): Promise<void> {
     const api = await this.requireApi();
     if (api === 'legacy') {
-      if ((await this.state()) === 'prepared') await this.helper.check('legacy-event cancel');
+      if ((await this.state()) === 'prepared') await this.opening('legacy-event cancel');
     } else {
-      await this.helper.check(`close ${sessionName(key)}`);
+      await this.closeSession(sessionName(key));
     }
+    await this.release();
     await rm(this.recordFile(key), { force: true });
   }
 
-  async retrieve(): Promise<LuoHandover> {
+  async retrieve(retrieved?: (handover: LuoHandover) => Promise<void>): Promise<LuoHandover> {
     const api = await this.api();
     const handover: LuoHandover = { sessions: [], devices: [] };
     if (api === 'none') return handover;
-    if (api === 'mainline') handover.attemptKeys = [];
-    for (const record of await this.readRecords()) {
-      if (api === 'legacy') {
-        // Only an `updated` kernel carries LUO data; `normal` after a kexec means it was lost (cold boot).
+    const records = await this.readRecords();
+    if (api === 'legacy') {
+      // Only an `updated` kernel carries LUO data; `normal` after a kexec means it was lost (cold boot).
+      for (const record of records) {
         if ((await this.state()) !== 'updated') continue;
         handover.sessions.push('legacy');
         handover.devices.push(...Object.keys(record.tokens));
-        continue;
       }
-      const reply = await this.helper.call(`retrieve ${record.session}`);
-      if (!reply.ok && reply.errno !== 'EEXIST') continue; // ENOENT: this session did not survive
-      handover.sessions.push(record.session);
-      const key = await this.retrieveAttemptKey(record.session);
-      if (key) handover.attemptKeys?.push(key);
-      for (const [bdf, token] of Object.entries(record.tokens)) {
-        const restored = await this.helper.call(`retrieve-fd ${record.session} ${token}`);
-        if (restored.ok) handover.devices.push(bdf);
+      return handover;
+    }
+    handover.attemptKeys = [];
+    try {
+      for (const record of records) {
+        const reply = await this.retrieveSession(record.session);
+        if (!reply.ok && reply.errno !== 'EEXIST') continue; // ENOENT: this session did not survive
+        handover.sessions.push(record.session);
+        const key = await this.retrieveAttemptKey(record.session);
+        if (key) handover.attemptKeys.push(key);
       }
+      // From here the sessions live only as long as this helper: the caller records them first.
+      await retrieved?.({ ...handover, attemptKeys: [...handover.attemptKeys] });
+      for (const record of records.filter((r) => handover.sessions.includes(r.session))) {
+        for (const [bdf, token] of Object.entries(record.tokens)) {
+          const restored = await this.helper.call(`retrieve-fd ${record.session} ${token}`);
+          if (restored.ok) handover.devices.push(bdf);
+        }
+      }
+    } finally {
+      await this.release();
     }
     return handover;
   }
@@ -196,17 +233,18 @@ export class LinuxLuo implements Luo {
   async finish(key: AttemptKey): Promise<void> {
     const api = await this.requireApi();
     if (api === 'legacy') {
-      if ((await this.state()) === 'updated') await this.helper.check('legacy-event finish');
+      if ((await this.state()) === 'updated') await this.opening('legacy-event finish').finally(() => this.release());
     } else {
       const session = sessionName(key);
-      const retrieved = await this.helper.call(`retrieve ${session}`);
+      const retrieved = await this.retrieveSession(session);
       // ENOENT: no such incoming session (already finished, or nothing was handed over): nothing to finish.
       if (!retrieved.ok && retrieved.errno !== 'EEXIST' && retrieved.errno !== 'ENOENT')
         throw new LuoCallError(`retrieve ${session}`, retrieved.errno ?? 'EUNKNOWN', retrieved.message ?? 'failed');
       if (retrieved.ok || retrieved.errno === 'EEXIST') {
         await this.helper.check(`finish ${session}`);
-        await this.helper.check(`close ${session}`);
+        await this.closeSession(session);
       }
+      await this.release();
     }
     await rm(this.recordFile(key), { force: true });
   }
@@ -226,7 +264,48 @@ export class LinuxLuo implements Luo {
 
   /** Stops the helper; with mainline sessions still held this is a cancel, so call it only on shutdown. */
   close(): Promise<void> {
+    this.held.clear();
     return this.helper.stop();
+  }
+
+  /** Stops the helper — and so lets go of /dev/liveupdate — unless it holds an attempt's session. */
+  private async release(): Promise<void> {
+    const pid = this.helper.pid;
+    if (pid === undefined || [...this.held.values()].includes(pid)) return;
+    await this.helper.stop();
+  }
+
+  /** A helper command that opens /dev/liveupdate; a device another process holds becomes a LuoBusyError naming it. */
+  private async opening(command: string): Promise<HelperReply> {
+    const reply = await this.helper.call(command);
+    await this.throwIfBusy(reply);
+    if (!reply.ok) throw new LuoCallError(command, reply.errno ?? 'EUNKNOWN', reply.message ?? 'failed');
+    return reply;
+  }
+
+  private async throwIfBusy(reply: HelperReply): Promise<void> {
+    const device = path.join(this.devRoot, 'liveupdate');
+    if (reply.ok || reply.errno !== 'EBUSY' || reply['at'] !== device) return;
+    const helper = this.helper.pid;
+    throw new LuoBusyError(device, (await deviceOpeners(this.procRoot, device)).filter((pid) => pid !== helper));
+  }
+
+  private async createSession(session: string): Promise<void> {
+    await this.opening(`create ${session}`);
+    this.held.set(session, this.helper.pid!);
+  }
+
+  /** RETRIEVE_SESSION; the reply is the caller's to judge (ENOENT: nothing came over, EEXIST: already ours). */
+  private async retrieveSession(session: string): Promise<HelperReply> {
+    const reply = await this.helper.call(`retrieve ${session}`);
+    await this.throwIfBusy(reply);
+    if (reply.ok) this.held.set(session, this.helper.pid!);
+    return reply;
+  }
+
+  private async closeSession(session: string): Promise<void> {
+    await this.helper.check(`close ${session}`);
+    this.held.delete(session);
   }
 
   private async requireApi(): Promise<'legacy' | 'mainline'> {
@@ -312,6 +391,7 @@ export class LinuxLuo implements Luo {
   /** The kernel drops a closed session's preservations; a reply that it was not held means one may be left. */
   private async closeProbeSession(session: string): Promise<void> {
     const closed = await this.helper.call(`close ${session}`);
+    this.held.delete(session);
     if (!closed.ok || closed['held'] !== true)
       throw new LuoCallError(`close ${session}`, closed.errno ?? 'EUNKNOWN', `probe session ${session} was not closed cleanly: ${closed.message ?? 'the helper did not hold it'}`);
   }

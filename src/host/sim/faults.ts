@@ -16,8 +16,10 @@
 //         { "kind": "native-driver-after-kexec", "device": "0000:05:00.1", "driver": "nvme" },
 //             // that preserved endpoint comes back bound to a native driver (default by class: nvme for 0108xx,
 //             // nouveau for 03xxxx, else pci-stub): not on vfio-pci, its fd is not retrievable (DriverChanged)
-//         { "kind": "agent-crash", "phase": "prepare", "when": "before" }  // the agent process dies at that step
-//         { "kind": "slow-step", "phase": "prepare", "ms": 3000 }          // that host operation takes ms longer
+//         { "kind": "agent-crash", "phase": "prepare", "when": "before" },  // the agent process dies at that step
+//         { "kind": "slow-step", "phase": "prepare", "ms": 3000 },         // that host operation takes ms longer
+//         { "kind": "helper-crash" }   // the LUO session holder (luo-helper) dies right after prepare; the next LUO
+//                                      // call gets a fresh one, as on Linux: the session is gone (HelperLost)
 //       ]
 //     }
 //   }
@@ -45,6 +47,7 @@ const fault = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('native-driver-after-kexec'), device: bdf, driver: z.string().regex(/^[A-Za-z0-9_-]+$/).refine((d) => d !== 'vfio-pci', 'a native driver, not vfio-pci').optional(), times }),
   z.strictObject({ kind: z.literal('agent-crash'), phase: z.enum(hostPhases), when: z.enum(['before', 'after']).default('before'), times }),
   z.strictObject({ kind: z.literal('slow-step'), phase: z.enum(hostPhases), ms: z.number().int().positive().max(600_000), times }),
+  z.strictObject({ kind: z.literal('helper-crash'), times }),
 ]);
 
 export const faultFileSchema = z.strictObject({ nodes: z.record(z.string().min(1), z.array(fault)) });

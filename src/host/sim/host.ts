@@ -14,11 +14,13 @@ import { appendFile, mkdir, readFile, rename, rm, symlink, writeFile } from 'nod
 import path from 'node:path';
 import { KexecError, verifiedImage } from '../linux/kexec';
 import { readIdentity } from '../linux/host';
+import { mountOf } from '../linux/mounts';
 import { sessionName } from '../linux/luo';
 import { readBusMaster, readPciInventory } from '../linux/pci';
 import { notPreservable, preservable, probeSessionName, probeWithoutSessions, VFIO_NOT_PRESERVABLE, VFIO_PRESERVABLE } from '../luo-probe';
+import { deviceOpeners, LuoBusyError } from '../luo-busy';
 import { bindVfioPci, VFIO_PCI } from '../pci/vfio-bind';
-import type { AttemptKey, Bdf, DeviceProbe, DmaSample, Host, HostIdentity, Inventory, Kexec, KernelImage, Luo, LuoApi, LuoHandover, LuoLegacyState, PciDevice, ProbeResult } from '../types';
+import type { AttemptKey, Bdf, DeviceProbe, DmaSample, Host, HostIdentity, Inventory, Kexec, KernelImage, Luo, LuoApi, LuoHandover, LuoLegacyState, Mount, PciDevice, ProbeResult } from '../types';
 import { advanceDma, type DmaState } from './dma';
 import { armedFaults, loadFaultFile, type Fault, type HostPhase } from './faults';
 import { freshKernel, SimKernel, SimKernelError, type Errno, type SimKernelState, type SimLuoApi } from './kernel';
@@ -141,7 +143,7 @@ export class SimHost implements Host {
   private constructor(
     private readonly options: SimHostOptions,
     private state: SimHostState,
-    private readonly holder: string,
+    private holder: string,
   ) {
     this.sysfsRoot = path.join(options.dir, 'sysfs');
     this.procRoot = path.join(options.dir, 'proc');
@@ -174,18 +176,35 @@ export class SimHost implements Host {
       const devices = await writeSysfsTree(options.topology, path.join(options.dir, 'sysfs'));
       await mkdir(options.imageDir ?? path.join(options.dir, 'images'), { recursive: true });
       await writeProc(options.dir, state);
+      await writeMountInfo(options.dir);
       // One fake VMM holds the cdev of every vfio-pci device that is doing DMA: those devices are in use.
       await startVmms(options.dir, devices.filter((d) => d.vfioIndex !== null && d.busMaster).map((d) => d.vfioIndex!));
     }
     if (state.down) throw new SimNodeDownError(state.down.reason);
     const host = new SimHost(options, state, randomUUID());
-    const cancelled = new SimKernel(state.kernel).dropSessionsNotHeldBy(host.holder);
-    if (cancelled.length > 0) {
-      state.implicitCancels.push(...cancelled);
-      await host.log(`luo: session holder died, cancelled ${cancelled.join(', ')}`);
-    }
-    await host.persist();
+    await host.holderDied();
     return host;
+  }
+
+  /**
+   * The process holding the LUO fds died (the agent, or only its helper): the kernel closed its session fds, which
+   * cancels each outgoing session and finishes each retrieved one (unrestored devices are discarded: reset, DMA
+   * stops). From here a new holder — this.holder — makes the LUO calls.
+   */
+  private async holderDied(): Promise<void> {
+    const { cancelled, finished } = this.kernel.dropSessionsNotHeldBy(this.holder);
+    if (cancelled.length > 0) {
+      this.state.implicitCancels.push(...cancelled);
+      await this.log(`luo: session holder died, cancelled ${cancelled.join(', ')}`);
+    }
+    for (const { name, discarded } of finished)
+      await this.log(`luo: retrieved session ${name} closed with its holder: finished${discarded.length ? `, discarded ${discarded.join(', ')}` : ''}`);
+    const discarded = finished.flatMap((f) => f.discarded);
+    if (discarded.length > 0) {
+      await this.advanceDma();
+      await this.setBusMasters(new Map(discarded.map((bdf) => [bdf, false])));
+    }
+    await this.persist();
   }
 
   async identity(): Promise<HostIdentity> {
@@ -215,6 +234,12 @@ export class SimHost implements Host {
       await this.persist();
       await this.log(`${driver} ${target}: bound${cdev ? ` (VFIO device ${cdev})` : ''}`);
     });
+  }
+
+  /** From the fake <dir>/proc/self/mountinfo: one disk at /, unless a test mounts something over the state dir. */
+  async mountOf(dir: string): Promise<Mount | undefined> {
+    this.assertAlive();
+    return mountOf(this.procRoot, dir);
   }
 
   /** DMA time (ms) each endpoint has done so far, advanced to now from the bus master bits in sysfs, and that instant. */
@@ -281,6 +306,12 @@ export class SimHost implements Host {
     this.assertAlive();
     const slow = when === 'before' ? await this.takeFault('slow-step', (f) => f.phase === phase) : undefined;
     if (slow) await new Promise((resolve) => setTimeout(resolve, slow.ms));
+    if (phase === 'prepare' && when === 'after' && (await this.takeFault('helper-crash'))) {
+      // Only the helper dies; like LuoHelper on Linux the next LUO call silently gets a new one.
+      this.holder = randomUUID();
+      await this.log('luo-helper died after prepare');
+      await this.holderDied();
+    }
     const fault = await this.takeFault('agent-crash', (f) => f.phase === phase && f.when === when);
     if (!fault) return;
     await this.log(`agent crashed ${when} ${phase}`);
@@ -350,12 +381,27 @@ export class SimHost implements Host {
   }
 }
 
+/** The simulated kernel's LUO device, in the paths its fake /proc fd links name. */
+const LUO_DEVICE = '/dev/liveupdate';
+
 class SimLuo implements Luo {
+  private detected = false;
+
   constructor(private readonly host: SimHost) {}
 
+  /** Like Linux: the first call opens the device to tell the API, later ones answer from memory. */
   async api(): Promise<LuoApi> {
     this.host.assertAlive();
-    return this.host.hostState.kernel.api;
+    const { api } = this.host.hostState.kernel;
+    if (!this.detected && api !== 'none') await this.open();
+    this.detected = true;
+    return api;
+  }
+
+  /** One opener at a time: a fake process holding /dev/liveupdate in <dir>/proc/<pid>/fd makes every open EBUSY. */
+  private async open(): Promise<void> {
+    const pids = await deviceOpeners(this.host.procRoot, LUO_DEVICE);
+    if (pids.length > 0) throw new LuoBusyError(LUO_DEVICE, pids);
   }
 
   async state(): Promise<LuoLegacyState | undefined> {
@@ -369,6 +415,7 @@ class SimLuo implements Luo {
     this.host.assertAlive();
     const { api } = this.host.hostState.kernel;
     if (api !== 'mainline') return probeWithoutSessions(api, devices);
+    await this.open();
     const byBdf = new Map((await this.host.devices()).map((d) => [d.bdf, d]));
     const kernel = this.host.kernel;
     const name = probeSessionName();
@@ -409,6 +456,7 @@ class SimLuo implements Luo {
     const state = this.host.hostState;
     const kernel = this.host.kernel;
     const api = this.requireApi();
+    await this.open();
     const inventory = await this.host.devices();
     const byBdf = new Map(inventory.map((d) => [d.bdf, d]));
     for (const bdf of devices) if (!byBdf.has(bdf)) throw new SimKernelError('ENODEV', `${bdf}: no such PCI device`);
@@ -463,9 +511,19 @@ class SimLuo implements Luo {
     await this.host.crashPoint('cancel', 'after');
   }
 
-  async retrieve(): Promise<LuoHandover> {
+  async checkHeld(key: AttemptKey): Promise<{ held: true } | { held: false; why: string }> {
+    this.host.assertAlive();
+    if (this.requireApi() === 'legacy') return { held: true };
+    const name = sessionName(key);
+    const session = this.host.hostState.kernel.mainline.outgoing[name];
+    if (session?.holder === this.host.holderId) return { held: true };
+    return { held: false, why: `session ${name} is no longer held: the process that created it died and the kernel cancelled it` };
+  }
+
+  async retrieve(retrieved?: (handover: LuoHandover) => Promise<void>): Promise<LuoHandover> {
     await this.host.crashPoint('retrieve', 'before');
     const { kernel } = this.host.hostState;
+    if (kernel.api !== 'none') await this.open();
     const handover: LuoHandover = { sessions: [], devices: [] };
     if (kernel.api === 'legacy' && kernel.legacy.state === 'updated') {
       handover.sessions.push('legacy');
@@ -475,8 +533,11 @@ class SimLuo implements Luo {
       // Only a device on vfio-pci has a VFIO file to hand back: an unbound one is retrieved by a later call,
       // after bindVfio; one a native driver claimed never is.
       const byBdf = new Map((await this.host.devices()).map((d) => [d.bdf, d]));
-      for (const [name, session] of Object.entries(kernel.mainline.incoming)) {
-        if (!session.retrieved) this.host.kernel.retrieveSession(name);
+      const sessions = Object.entries(kernel.mainline.incoming);
+      for (const [name, session] of sessions) if (!session.retrieved) this.host.kernel.retrieveSession(name, this.host.holderId);
+      await this.host.persist();
+      await retrieved?.({ sessions: sessions.map(([name]) => name), devices: [] });
+      for (const [name, session] of sessions) {
         for (const bdf of session.devices) {
           const device = byBdf.get(bdf);
           if (!session.restored.includes(bdf) && (device?.bridge || device?.driver === VFIO_PCI)) this.host.kernel.retrieveDevice(name, bdf);
@@ -494,6 +555,7 @@ class SimLuo implements Luo {
     await this.host.crashPoint('finish', 'before');
     const { kernel } = this.host.hostState;
     const api = this.requireApi();
+    await this.open();
     const failing = await this.host.takeFault('finish-error');
     if (failing) throw new SimKernelError(failing.errno, 'finish failed; the preserved state stays until the next live update');
     let discarded: Bdf[] = [];
@@ -503,7 +565,7 @@ class SimLuo implements Luo {
     }
     const name = sessionName(key);
     if (api === 'mainline' && kernel.mainline.incoming[name]) {
-      if (!kernel.mainline.incoming[name].retrieved) this.host.kernel.retrieveSession(name);
+      if (!kernel.mainline.incoming[name].retrieved) this.host.kernel.retrieveSession(name, this.host.holderId);
       discarded = this.host.kernel.finishSession(name);
       await this.host.log(`luo: session ${name} finished${discarded.length ? `, discarded ${discarded.join(', ')}` : ''}`);
     }
@@ -614,6 +676,12 @@ async function writeProc(dir: string, state: SimHostState): Promise<void> {
   await writeFile(path.join(kernelDir, 'random/boot_id'), `${state.bootId}\n`);
   await writeFile(path.join(kernelDir, 'osrelease'), `${state.release}\n`);
   await writeFile(path.join(dir, 'proc/cmdline'), `BOOT_IMAGE=/vmlinuz-${state.release} root=/dev/sim ro intel_iommu=on iommu=pt liveupdate=on\n`);
+}
+
+/** The simulated machine's mounts: its disk at /. A line appended for a path puts that path on another file system. */
+async function writeMountInfo(dir: string): Promise<void> {
+  await mkdir(path.join(dir, 'proc/self'), { recursive: true });
+  await writeFile(path.join(dir, 'proc/self/mountinfo'), '21 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n');
 }
 
 const VMM_PID = '4242';

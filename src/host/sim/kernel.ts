@@ -25,7 +25,15 @@ export class SimKernelError extends Error {
 export interface IncomingSession {
   devices: Bdf[];
   retrieved: boolean;
+  /** The process holding the retrieved session's fd: when it dies the kernel closes the fd, which finishes it. */
+  holder?: string;
   restored: Bdf[];
+}
+
+/** What the death of session holders did: outgoing sessions cancelled, retrieved ones finished (and what that discarded). */
+export interface HolderDeaths {
+  cancelled: string[];
+  finished: { name: string; discarded: Bdf[] }[];
 }
 
 export interface SimKernelState {
@@ -116,21 +124,30 @@ export class SimKernel {
     return held;
   }
 
-  /** A dead holder process closes its fds: every session it held is cancelled. Returns their names. */
-  dropSessionsNotHeldBy(holder: string): string[] {
-    const dropped = Object.entries(this.state.mainline.outgoing)
+  /**
+   * A dead holder process closes its fds: every outgoing session it held is cancelled, and every session it had
+   * retrieved is finished (a retrieved session is gone once its fd closes), discarding what it had not restored.
+   */
+  dropSessionsNotHeldBy(holder: string): HolderDeaths {
+    const { mainline } = this.state;
+    const cancelled = Object.entries(mainline.outgoing)
       .filter(([, s]) => s.holder !== holder)
       .map(([name]) => name);
-    for (const name of dropped) delete this.state.mainline.outgoing[name];
-    return dropped;
+    for (const name of cancelled) delete mainline.outgoing[name];
+    const finished = Object.entries(mainline.incoming)
+      .filter(([, s]) => s.retrieved && s.holder !== holder)
+      .map(([name, s]) => ({ name, discarded: s.devices.filter((d) => !s.restored.includes(d)) }));
+    for (const { name } of finished) delete mainline.incoming[name];
+    return { cancelled, finished };
   }
 
-  retrieveSession(name: string): IncomingSession {
+  retrieveSession(name: string, holder: string): IncomingSession {
     this.require('mainline');
     const session = this.state.mainline.incoming[name];
     if (!session) throw new SimKernelError('ENOENT', `no incoming session ${name}`);
     if (session.retrieved) throw new SimKernelError('EBUSY', `session ${name} was already retrieved`);
     session.retrieved = true;
+    session.holder = holder;
     return session;
   }
 

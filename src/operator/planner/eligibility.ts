@@ -10,6 +10,8 @@ import { matchedDevices, matchedUnlisted, preservationErrors } from './devices';
 export type SkipReason =
   | 'ClaimedByOtherPlan'
   | 'NoAgent'
+  /** The agent runs but another process holds /dev/liveupdate (one opener at a time). */
+  | 'LuoBusy'
   | 'NoLUO'
   | 'UpToDate'
   | 'IncompatibleKernel'
@@ -42,6 +44,8 @@ export function eligibility(node: NodeView, spec: LiveUpdatePlanSpec, planUid: s
 
   const status = record?.status;
   if (!record) return skip('NoAgent', `node ${name} has no LiveUpdateNode: is the agent running there?`);
+  if (status?.bootID && !status.luo && status.lastError?.reason === 'LuoBusy')
+    return skip('LuoBusy', `the agent on node ${name} cannot open its LUO device: ${status.lastError.message}`);
   if (!status?.bootID || !status.kernelRelease || !status.luo)
     return skip('NoAgent', `the agent on node ${name} has not reported its boot, kernel and LUO support yet`);
   if (node.bootID && node.bootID !== status.bootID)

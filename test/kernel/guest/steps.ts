@@ -96,7 +96,7 @@ async function boot1(): Promise<void> {
   await check('peer.agreement', agreement);
   await check('stage1.detect', async () => {
     const luo = new LinuxLuo();
-    // Its helper holds /dev/liveupdate (one opener at a time) until closed.
+    // Its helper opens /dev/liveupdate (one opener at a time) only for the probe and lets go of it after.
     const api = await luo.api().finally(() => luo.close());
     const sysfsState = existsSync('/sys/kernel/liveupdate');
     expect(api === 'mainline' && !sysfsState, 'mainline LUO without /sys/kernel/liveupdate', { api, sysfsState });

@@ -1,10 +1,11 @@
 // The journal: durable, atomic, and never guessed at when it cannot be read.
 import assert from 'node:assert/strict';
+import * as fsp from 'node:fs/promises';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { JournalCorruptError, JournalStore, type Journal } from '../../../src/agent/journal';
+import { JOURNAL_FILE, JournalCorruptError, JournalStore, JournalWriteError, type Journal, type JournalFs } from '../../../src/agent/journal';
 
 const sample: Journal = {
   version: 1,
@@ -64,4 +65,67 @@ describe('journal', () => {
       assert.equal(await readFile(store.file, 'utf8'), content, 'a corrupt journal is left for a human, untouched');
     });
   }
+});
+
+/** A file system that logs every durability-relevant call of the journal, and can make one of them fail. */
+function probedFs(events: string[], fail?: { op: string; code: string }): JournalFs {
+  const check = (op: string) => {
+    if (fail?.op === op) throw Object.assign(new Error(`${fail.code}: injected`), { code: fail.code });
+  };
+  return {
+    readFile: fsp.readFile,
+    rename: async (from, to) => {
+      check('rename');
+      await fsp.rename(from, to);
+      events.push(`rename ${path.basename(String(from))} ${path.basename(String(to))}`);
+    },
+    open: async (file, flags, mode) => {
+      const handle = await fsp.open(file, flags, mode);
+      const name = path.basename(String(file));
+      return {
+        writeFile: async (data: string) => {
+          check('write');
+          await handle.writeFile(data);
+          events.push(`write ${name}`);
+        },
+        sync: async () => {
+          check(`sync ${name}`);
+          await handle.sync();
+          events.push(`sync ${name}`);
+        },
+        close: async () => handle.close(),
+      };
+    },
+  };
+}
+
+describe('journal durability (probed file system)', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'journal-fs-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('fsyncs the temp file before the rename and the directory after it', async () => {
+    const events: string[] = [];
+    await new JournalStore(dir, probedFs(events)).write(sample);
+    const dirName = path.basename(dir);
+    assert.deepEqual(events, [`write ${JOURNAL_FILE}.tmp`, `sync ${JOURNAL_FILE}.tmp`, `rename ${JOURNAL_FILE}.tmp ${JOURNAL_FILE}`, `sync ${dirName}`]);
+  });
+
+  it('a failed write names the errno and the file (JournalWriteError), and leaves the old journal', async () => {
+    const store = new JournalStore(dir);
+    await store.write(sample);
+    const full = new JournalStore(dir, probedFs([], { op: 'write', code: 'ENOSPC' }));
+    await assert.rejects(full.write({ ...sample, phase: 'Executing' }), (err: unknown) => {
+      assert.ok(err instanceof JournalWriteError, String(err));
+      assert.equal(err.errno, 'ENOSPC');
+      assert.equal(err.file, path.join(dir, `${JOURNAL_FILE}.tmp`));
+      assert.match(err.message, new RegExp(`${JOURNAL_FILE}\\.tmp: ENOSPC`));
+      return true;
+    });
+    assert.equal((await store.read())?.phase, 'Prepared');
+  });
 });

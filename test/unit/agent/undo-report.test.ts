@@ -32,7 +32,7 @@ const stillLoaded = '/sys/kernel/kexec_loaded is still 1: the cancelled kernel s
 function hostKeepingKernel(): Host {
   return {
     readBusMaster: async () => true,
-    luo: { api: async () => 'mainline', cancel: async () => undefined },
+    luo: { api: async () => 'mainline', cancel: async () => undefined, checkHeld: async () => ({ held: true }) },
     kexec: {
       unload: async () => {
         throw new KexecError(stillLoaded, 'KexecStillLoaded');

@@ -79,5 +79,6 @@ describe('--fault NODE:KIND[:ARG]', () => {
     assert.equal(outcome('1:agent-crash:prepare'), 'Halted Cancelled AgentRestarted');
     assert.equal(outcome('1:agent-crash:execute'), 'Halted Failed KexecInterrupted');
     assert.equal(outcome('1:agent-crash:retrieve:after'), 'Completed Succeeded');
+    assert.equal(outcome('1:helper-crash'), 'Halted Cancelled HelperLost');
   });
 });

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ATTEMPT_KEY_TOKEN, deviceToken, LinuxLuo, sessionName } from '../../../src/host/linux/luo';
+import { deviceOpeners, LuoBusyError } from '../../../src/host/luo-busy';
 import { VFIO_NOT_PRESERVABLE } from '../../../src/host/luo-probe';
+import { waitFor } from '../../support/wait';
 import { builtHelper } from './native-helper';
 
 const key = { planUid: '6f1c2f9e-5d3a-4b8e-9a51-0c7d2e4b1a90', node: 'node-a', attempt: 2 };
@@ -20,8 +22,9 @@ async function fakeHelper(dir: string, api: string, failOn = '', failReply = BUS
 while IFS= read -r line; do
   echo "$line" >> "${dir}/commands.log"
   case "$line" in
+    "${failOn || '__never__'}"|"${failOn || '__never__'} "*) echo '${failReply}' ;;
     probe) echo '{"ok":true,"api":"${api}"}' ;;
-    "${failOn || '__never__'} "*) echo '${failReply}' ;;
+    "name "*) echo "{\\"ok\\":true,\\"name\\":\\"\${line#name }\\"}" ;;
     preserve-memfd*) memfd="\${line##* }"; echo '{"ok":true}' ;;
     retrieve-memfd*) echo "{\\"ok\\":true,\\"hex\\":\\"$memfd\\"}" ;;
     close*) echo '{"ok":true,"held":true}' ;;
@@ -275,6 +278,67 @@ describe('Linux LUO detection', () => {
     assert.deepEqual(await luo.retrieve(), { sessions: ['legacy'], devices: ['0000:05:00.1'] });
     await luo.finish(key);
     assert.equal((await log(r.dir)).at(-1), 'legacy-event finish');
+  });
+
+  it('/dev/liveupdate is let go of after detection: the real helper does not keep it open', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    const device = path.join(r.dev, 'liveupdate');
+    await writeFile(device, ''); // a regular file the helper opens like the device
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: builtHelper() });
+    luos.push(luo);
+    assert.equal(await luo.api(), 'none');
+    assert.deepEqual(await deviceOpeners('/proc', device), [], 'no process holds the device once the API is known');
+  });
+
+  it('mainline: the helper (and the device) lives only while an attempt holds a session', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await writeFile(path.join(r.dev, 'liveupdate'), '');
+    await mkdir(path.join(r.sysfs, 'bus/pci/devices/0000:05:00.1/vfio-dev/vfio3'), { recursive: true });
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline') });
+    luos.push(luo);
+    assert.equal(await luo.api(), 'mainline');
+    assert.equal(luo.helper.pid, undefined, 'released after the probe of the API');
+    await luo.probe(['0000:05:00.1']);
+    assert.equal(luo.helper.pid, undefined, 'released after a device probe');
+    await luo.prepare(key, ['0000:05:00.1']);
+    assert.ok(luo.helper.pid, 'held while prepared');
+    assert.deepEqual(await luo.checkHeld(key), { held: true });
+    assert.equal((await log(r.dir)).at(-1), `name ${sessionName(key)}`, 'the proof asks the kernel for the session fd\'s name (GET_NAME)');
+    await luo.cancel(key);
+    assert.equal(luo.helper.pid, undefined, 'released after cancel');
+  });
+
+  it('mainline: a helper that died while Prepared is not the holder any more, even after a silent respawn (HelperLost)', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    await writeFile(path.join(r.dev, 'liveupdate'), '');
+    await mkdir(path.join(r.sysfs, 'bus/pci/devices/0000:05:00.1/vfio-dev/vfio3'), { recursive: true });
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline') });
+    luos.push(luo);
+    await luo.prepare(key, ['0000:05:00.1']);
+    const pid = luo.helper.pid!;
+    process.kill(pid, 'SIGKILL');
+    await waitFor('the helper exit is seen', async () => luo.helper.pid === undefined, 5_000, 10);
+    await luo.helper.call('probe'); // anything that respawns it, as the next LUO call would
+    assert.ok(luo.helper.pid && luo.helper.pid !== pid);
+    const lost = await luo.checkHeld(key);
+    assert.equal(lost.held, false);
+    assert.match(!lost.held ? lost.why : '', new RegExp(`luo-helper pid ${pid}, which held session ${sessionName(key)}, is gone \\(pid ${luo.helper.pid} runs now\\)`));
+  });
+
+  it('a /dev/liveupdate another process holds: LuoBusyError naming its pid when the API is detected', async () => {
+    const r = await roots();
+    cleanup.push(r.dir);
+    const device = path.join(r.dev, 'liveupdate');
+    await writeFile(device, '');
+    await mkdir(path.join(r.proc, '777/fd'), { recursive: true });
+    await symlink(device, path.join(r.proc, '777/fd/3'));
+    const busy = `{"ok":false,"errno":"EBUSY","code":16,"at":"${device}","message":"${device}: Device or resource busy"}`;
+    const luo = new LinuxLuo({ sysfsRoot: r.sysfs, procRoot: r.proc, devRoot: r.dev, stateDir: r.state, helperPath: await fakeHelper(r.dir, 'mainline', 'probe', busy) });
+    luos.push(luo);
+    await assert.rejects(luo.api(), (err: unknown) => err instanceof LuoBusyError && err.pids.join() === '777' && err.message.includes(`${device} is busy (EBUSY), held by pid 777`));
   });
 
   it('session names are deterministic, short enough for the kernel, and tokens pack the BDF', () => {

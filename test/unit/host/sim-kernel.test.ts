@@ -55,11 +55,11 @@ describe('simulated kernel, mainline LUO sessions', () => {
     k.preserve('b', '0000:41:00.0');
     assert.deepEqual(k.kexec().sort(), ['0000:05:00.1', '0000:05:00.2', '0000:41:00.0']);
     assert.deepEqual(k.state.mainline.outgoing, {});
-    k.retrieveSession('a');
+    k.retrieveSession('a', 'h');
     k.retrieveDevice('a', '0000:05:00.1');
     assert.deepEqual(k.finishSession('a'), ['0000:05:00.2']);
     assert.throws(() => k.finishSession('b'), errno('ENOENT'), 'finish needs a retrieved session');
-    k.retrieveSession('b');
+    k.retrieveSession('b', 'h');
     assert.deepEqual(k.finishSession('b'), ['0000:41:00.0']);
     assert.deepEqual(k.state.mainline.incoming, {});
   });
@@ -75,7 +75,7 @@ describe('simulated kernel, mainline LUO sessions', () => {
     k.preserve('s', '0000:05:00.1');
     k.createSession('t', 'h');
     assert.throws(() => k.preserve('t', '0000:05:00.1'), errno('EBUSY'));
-    assert.throws(() => k.retrieveSession('s'), errno('ENOENT'), 'outgoing sessions are not retrievable');
+    assert.throws(() => k.retrieveSession('s', 'h'), errno('ENOENT'), 'outgoing sessions are not retrievable');
     assert.throws(() => k.legacyPrepare([]), errno('ENOTTY'));
   });
 
@@ -86,7 +86,7 @@ describe('simulated kernel, mainline LUO sessions', () => {
     assert.equal(k.closeSession('mine'), true);
     assert.equal(k.closeSession('mine'), false);
     k.createSession('mine', 'agent-1');
-    assert.deepEqual(k.dropSessionsNotHeldBy('agent-1'), ['theirs']);
+    assert.deepEqual(k.dropSessionsNotHeldBy('agent-1'), { cancelled: ['theirs'], finished: [] });
     assert.deepEqual(Object.keys(k.state.mainline.outgoing), ['mine']);
   });
 
@@ -96,8 +96,8 @@ describe('simulated kernel, mainline LUO sessions', () => {
     k.preserve('s', '0000:05:00.1');
     k.kexec();
     assert.throws(() => k.retrieveDevice('s', '0000:05:00.1'), errno('ENOENT'), 'retrieve the session first');
-    k.retrieveSession('s');
-    assert.throws(() => k.retrieveSession('s'), errno('EBUSY'));
+    k.retrieveSession('s', 'h');
+    assert.throws(() => k.retrieveSession('s', 'h'), errno('EBUSY'));
     assert.throws(() => k.retrieveDevice('s', '0000:09:00.0'), errno('ENOENT'));
     k.retrieveDevice('s', '0000:05:00.1');
     assert.throws(() => k.retrieveDevice('s', '0000:05:00.1'), errno('EINVAL'));
@@ -109,5 +109,24 @@ describe('simulated kernel, mainline LUO sessions', () => {
     k.kexec();
     k.loseHandover();
     assert.deepEqual(k.state.mainline, { outgoing: {}, incoming: {} });
+  });
+});
+
+describe('simulated kernel, a retrieved session and its holder', () => {
+  it('a retrieved session dies with the process holding it (an implicit finish); one not yet retrieved waits', () => {
+    const k = new SimKernel(freshKernel('mainline'));
+    k.createSession('taken', 'old-kernel-agent');
+    k.preserve('taken', '0000:05:00.1');
+    k.preserve('taken', '0000:05:00.2');
+    k.createSession('waiting', 'old-kernel-agent');
+    k.kexec();
+    k.retrieveSession('taken', 'agent-1');
+    k.retrieveDevice('taken', '0000:05:00.1');
+    // agent-1 dies; agent-2 opens the device: the kernel closed agent-1's session fd, which finished it.
+    assert.deepEqual(k.dropSessionsNotHeldBy('agent-2'), { cancelled: [], finished: [{ name: 'taken', discarded: ['0000:05:00.2'] }] });
+    assert.deepEqual(Object.keys(k.state.mainline.incoming), ['waiting'], 'an unretrieved incoming session belongs to no process');
+    assert.throws(() => k.retrieveSession('taken', 'agent-2'), errno('ENOENT'), 'gone once its fd closed');
+    k.retrieveSession('waiting', 'agent-2');
+    assert.deepEqual(k.dropSessionsNotHeldBy('agent-2'), { cancelled: [], finished: [] });
   });
 });

@@ -68,6 +68,13 @@ describe('eligibility (first failing check wins)', () => {
     assert.equal(reason(makeNode('n1', { record: { status: { phase: 'Idle' } } })), 'NoAgent');
     assert.equal(reason(makeNode('n1', { bootID: 'boot-1', record: { status: agentStatus({}, 'boot-0') } })), 'NoAgent');
   });
+  it('LuoBusy instead of NoAgent: an agent that reported but could not open /dev/liveupdate says who holds it', () => {
+    const busy = { reason: 'LuoBusy', message: '/dev/liveupdate is busy (EBUSY), held by pid 777: …' };
+    const { luo: _, ...unknownApi } = agentStatus({ lastError: busy });
+    const v = check(makeNode('n1', { record: { status: unknownApi } }));
+    assert.equal(!v.eligible && v.reason, 'LuoBusy');
+    assert.match(!v.eligible ? v.message : '', /n1.*held by pid 777/);
+  });
   it('NoLUO', () => assert.equal(reason(makeNode('n1', { record: { status: agentStatus({ luo: { api: 'none' } }) } })), 'NoLUO'));
   it('UpToDate', () => assert.equal(reason(makeNode('n1', { record: { status: agentStatus({ kernelRelease: TARGET }) } })), 'UpToDate'));
   it('IncompatibleKernel names the release', () => {

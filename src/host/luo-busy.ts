@@ -1,0 +1,29 @@
+// /dev/liveupdate has one opener at a time (PID 1 opens it at boot and in shutdown, luod-style brokers hold it):
+// who holds it, read from /proc like any open file, so a refusal can name the process (Linux and simulator alike).
+import { readdir, readlink } from 'node:fs/promises';
+import path from 'node:path';
+
+export class LuoBusyError extends Error {
+  override name = 'LuoBusyError';
+  constructor(
+    readonly device: string,
+    readonly pids: number[],
+  ) {
+    const who = pids.length > 0 ? `held by pid ${pids.join(', ')}` : 'held by another process (not found in /proc)';
+    super(`${device} is busy (EBUSY), ${who}: it has one opener at a time; the agent opens it only for an attempt, so stop that process or let it finish`);
+  }
+}
+
+/** Pids whose fd table has `device` open (processes that exit or hide their fds while we look are skipped). */
+export async function deviceOpeners(procRoot: string, device: string): Promise<number[]> {
+  const pids = (await readdir(procRoot).catch(() => [] as string[])).filter((e) => /^\d+$/.test(e));
+  const holders = await Promise.all(
+    pids.map(async (pid) => {
+      const fdDir = path.join(procRoot, pid, 'fd');
+      const fds = await readdir(fdDir).catch(() => [] as string[]);
+      const targets = await Promise.all(fds.map((fd) => readlink(path.join(fdDir, fd)).catch(() => undefined)));
+      return targets.includes(device) ? [Number(pid)] : [];
+    }),
+  );
+  return holders.flat().sort((a, b) => a - b);
+}
