@@ -55,9 +55,11 @@ const Operator = z.strictObject({
     "Node.js and glibc memory settings for the operator container (bench:scale measures the operator with these). V8 sizes its heap from the machine, not the container: its default young generation reserves about 100 MB and its old space grows to gigabytes before collecting; glibc's per-thread arenas keep what bursts of list responses freed. Keep --max-old-space-size at about 3/4 of resources.limits.memory and raise both together for fleets beyond 5 000 nodes.",
   ),
   resources: Resources.default({ requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } }),
-  nodeSelector: Labels.default({}),
+  nodeSelector: Labels.default({}).describe('Keep the operator off the nodes a plan updates (e.g. select control-plane or infrastructure nodes): a kexec of its own node costs a leader handover mid-rollout.'),
   tolerations: Tolerations.default([]),
-  affinity: Affinity.default({}),
+  affinity: Affinity.default({}).describe(
+    'Without a podAntiAffinity here the chart adds a preferred one on kubernetes.io/hostname, so the leader and its standby do not share a node.',
+  ),
   priorityClassName: z.string().default(''),
   podAnnotations: Labels.default({}),
   serviceAccount: ServiceAccount.prefault({}),
@@ -127,12 +129,29 @@ export const ChartValues = z.strictObject({
   agent: Agent.prefault({}),
   rbac: z
     .strictObject({
-      aggregateToDefaultRoles: z.boolean().default(true).describe('Aggregate read access into `view` and write access to plans into `edit`.'),
+      aggregateToDefaultRoles: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Aggregate read access into `view` (and so `edit` and `admin`). Writing plans is never aggregated: a plan picks the kernel and command line every hypervisor boots, so bind the <release fullname>-plan-writer ClusterRole to whoever may.',
+        ),
     })
     .prefault({}),
   admissionPolicy: z
     .strictObject({
-      enabled: z.boolean().default(true).describe('ValidatingAdmissionPolicy: an agent writes only the status of the LiveUpdateNode named after its own node.'),
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe(
+          'ValidatingAdmissionPolicies: an agent writes only the status of the LiveUpdateNode named after its own node; a plan adds only allowed kernel parameters.',
+        ),
+      cmdlineAppendAllowed: z
+        .array(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a kernel parameter name like loglevel (no =value)'))
+        .max(256)
+        .default(['liveupdate', 'kho', 'kho_scratch', 'quiet', 'loglevel', 'console', 'panic', 'printk.devkmsg'])
+        .describe(
+          'Kernel parameter names a plan may add (spec.target.kernel.cmdline.append, as name or name=value). Everything else is refused: init=, lockdown=, module.sig_enforce= and the like hand root or the kernel\'s integrity to whoever writes plans.',
+        ),
     })
     .prefault({}),
   serviceMonitor: z
@@ -144,7 +163,10 @@ export const ChartValues = z.strictObject({
     .prefault({}),
   podDisruptionBudget: z
     .strictObject({
-      enabled: z.boolean().default(false).describe('A PodDisruptionBudget for the operator Deployment.'),
+      enabled: z
+        .boolean()
+        .default(false)
+        .describe('A PodDisruptionBudget for the operator Deployment; refused when minAvailable >= operator.replicas, which would block every drain of its nodes.'),
       minAvailable: z.int().min(0).default(1),
     })
     .prefault({}),

@@ -90,6 +90,7 @@ function controlPlane(): Command {
     .description('Starts a local kube-apiserver + etcd with the CRDs installed and writes its kubeconfig; Ctrl-C stops both.')
     .option('--kubeconfig <file>', 'where to write the kubeconfig (default .cache/kubeconfig)')
     .option('--crds <dir>', 'CRD directory to install (default crds/)')
+    .option('--no-crds', 'install no CRDs, for a `helm install` of the chart, which brings its own')
     .action((options: ControlPlaneOptions) => runModule(() => require('./control-plane') as typeof import('./control-plane'), options));
 }
 

@@ -1,6 +1,45 @@
 // The operator's own metrics (liveupdate_*), on the manager's registry next to the controller-runtime ones.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { PlanPhase } from '../api/plan';
+import { PlanPhase, type LiveUpdatePlanStatus } from '../api/plan';
+import type { NodeView } from './model';
+
+/**
+ * The states liveupdate_plan_nodes sorts a plan's selected nodes into, each node in exactly one, so a sum over the
+ * label is the selection. Failed is the node phase Failed (after the point of no return); a node cancelled before it
+ * is Cancelled even when it counts against the failure budget.
+ */
+export const PLAN_NODE_STATES = ['Pending', 'InFlight', 'Succeeded', 'Cancelled', 'Failed', 'Skipped'] as const;
+export type PlanNodeState = (typeof PLAN_NODE_STATES)[number];
+type Summary = NonNullable<LiveUpdatePlanStatus['summary']>;
+
+/**
+ * Failure reasons the operator marks nodes with (its own and the agent's fixed list) whose series exist from the
+ * start at 0: `increase()` over a series born at 1 is 0, so an alert would miss the first failure of a process.
+ */
+export const KNOWN_FAILURE_REASONS: readonly string[] = [
+  // The operator's (planner/node-flow.ts).
+  'PrepareTimeout', 'PrepareFailed', 'CancelledByAgent', 'ExecuteFailed', 'NodeLost', 'VerifyTimeout', 'FinishFailed',
+  'FinishTimeout', 'NodeNotReady', 'CancelTimeout',
+  // The agent's (agent/actions.ts FailureReason), reported in its status and copied into the mark.
+  'NoLUO', 'IncompatibleKernel', 'DeviceNotReady', 'NotPreservable', 'ImageInvalid', 'KexecLoadFailed', 'KexecRefused',
+  'KexecInterrupted', 'ColdRebooted', 'WrongKernel', 'NoHandover', 'DMALost', 'DriverChanged', 'JournalCorrupt',
+];
+
+/**
+ * The partition of a plan's nodes from its status summary and the nodes' marks: the summary's `failed` also holds
+ * cancellations charged to the failure budget, so Failed comes from the marks and the rest of `failed` is Cancelled.
+ */
+export function planNodeStates(summary: Summary, views: readonly NodeView[], planUid: string): Record<PlanNodeState, number> {
+  const failed = Math.min(summary.failed, views.filter((v) => v.record?.mark?.planUid === planUid && v.record.mark.phase === 'Failed').length);
+  return {
+    Pending: summary.pending,
+    InFlight: summary.inFlight,
+    Succeeded: summary.succeeded,
+    Cancelled: summary.cancelled + summary.failed - failed,
+    Failed: failed,
+    Skipped: summary.skipped,
+  };
+}
 
 export class RolloutMetrics {
   private readonly planPhase: Gauge<'plan' | 'phase'>;
@@ -15,7 +54,12 @@ export class RolloutMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     this.planPhase = new Gauge({ name: 'liveupdate_plan_phase', help: 'The phase of each plan (1 for the current one).', labelNames: ['plan', 'phase'], registers });
-    this.planNodes = new Gauge({ name: 'liveupdate_plan_nodes', help: 'Nodes of a plan by phase.', labelNames: ['plan', 'phase'], registers });
+    this.planNodes = new Gauge({
+      name: 'liveupdate_plan_nodes',
+      help: `A plan's selected nodes by state (${PLAN_NODE_STATES.join(', ')}): each node in exactly one, Failed after the point of no return.`,
+      labelNames: ['plan', 'phase'],
+      registers,
+    });
     this.nodeUpdate = new Histogram({
       name: 'liveupdate_node_update_seconds',
       help: 'From claiming a node to its success.',
@@ -38,14 +82,15 @@ export class RolloutMetrics {
       registers,
     });
     this.failures = new Counter({ name: 'liveupdate_failures_total', help: 'Nodes that failed or were cancelled because of a failure, by reason.', labelNames: ['reason'], registers });
+    for (const reason of KNOWN_FAILURE_REASONS) this.failures.inc({ reason }, 0);
   }
 
   phase(plan: string, phase: string): void {
     for (const p of PlanPhase.options) this.planPhase.set({ plan, phase: p }, p === phase ? 1 : 0);
   }
 
-  nodes(plan: string, counts: Record<string, number>): void {
-    for (const [phase, n] of Object.entries(counts)) this.planNodes.set({ plan, phase }, n);
+  nodes(plan: string, states: Record<PlanNodeState, number>): void {
+    for (const phase of PLAN_NODE_STATES) this.planNodes.set({ plan, phase }, states[phase]);
   }
 
   succeeded(plan: string, seconds: number, now: number): void {
@@ -68,9 +113,11 @@ export class RolloutMetrics {
     this.failures.inc({ reason });
   }
 
+  /** Every series of a deleted plan: a stale Failed count would keep its alert firing until the operator restarts. */
   forget(plan: string): void {
     for (const p of PlanPhase.options) this.planPhase.remove({ plan, phase: p });
-    this.planPass.remove({ plan });
+    for (const phase of PLAN_NODE_STATES) this.planNodes.remove({ plan, phase });
+    for (const histogram of [this.nodeUpdate, this.handoff, this.planPass]) histogram.remove({ plan });
     this.lastSucceededAt.delete(plan);
   }
 }

@@ -11,7 +11,7 @@ import type { Informer } from '../kube/informer';
 import { semanticEqual, writeStatusIfChanged } from '../kube/status-writer';
 import { Executor, type Written } from './executor';
 import { Expectations } from './expectations';
-import type { RolloutMetrics } from './metrics';
+import { planNodeStates, type RolloutMetrics } from './metrics';
 import { CLAIMED_AT_ANNOTATION, PLAN_FINALIZER, type NodeAction, type PlanEvent } from './model';
 import { planRollout } from './planner';
 import { validatePlan } from './validate';
@@ -106,7 +106,7 @@ export class PlanReconciler {
     }
     const statusWait = await this.writeStatus(plan, out.status, now);
     this.deps.metrics.phase(name, out.status.phase ?? 'Pending');
-    if (out.status.summary) this.deps.metrics.nodes(name, out.status.summary);
+    if (out.status.summary) this.deps.metrics.nodes(name, planNodeStates(out.status.summary, views, plan.metadata.uid ?? ''));
     if (deleting && out.finalizable) {
       await this.deps.planApi.patch(name, { metadata: { finalizers: finalizers.filter((f) => f !== PLAN_FINALIZER) } }, { resourceVersion: plan.metadata.resourceVersion });
       ctx.log.info('every node at a safe end and released: finalizer removed');

@@ -1,14 +1,16 @@
 // The chart's ValidatingAdmissionPolicy with real service-account tokens: a TokenRequest bound to a Pod on node A
 // makes the apiserver itself put `authentication.kubernetes.io/node-name: A` into the token (no impersonation), and
-// the policy lets that agent write only LiveUpdateNode A — created with an empty spec, then status only.
+// the policy lets that agent write only LiveUpdateNode A — created with an empty spec, then status only. The plan
+// policy lets a plan add only the kernel parameters the chart allows.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApiException, AuthenticationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../src/api/fields';
-import { nodeResource, type ClusterResource } from '../../src/kube/cluster-resource';
+import { nodeResource, planResource, type ClusterResource } from '../../src/kube/cluster-resource';
 import type { LiveUpdateNode } from '../../src/api/node';
 import { adminKubeConfig, uniqueName } from '../support/kube';
 import { installChart, uninstallChart } from '../support/helm';
+import { validPlan } from '../support/plans';
 import { waitFor } from '../support/wait';
 
 const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
@@ -121,5 +123,59 @@ describe('agent admission policy (real bound service-account tokens)', () => {
 
     const unbound = nodeResource(await agentOn(undefined));
     assert.match(await forbidden(unbound.patchStatus(nodeB, { status: { phase: 'Failed' } })), /the agent's token names no node/);
+  });
+});
+
+describe('plan command-line admission policy (issue 18 item 19)', () => {
+  const release = uniqueName('vap-plan');
+  const policy = `${release}-liveupdate-operator-plan-cmdline`;
+  const names: string[] = [];
+  let objects: CustomObjectsApi;
+  let plans: ReturnType<typeof planResource>;
+
+  const plan = (append: string[]) => {
+    const body = validPlan(uniqueName('cmdline')) as { metadata: { name: string }; spec: { target: { kernel: Record<string, unknown> } } };
+    body.spec.target.kernel.cmdline = { append };
+    names.push(body.metadata.name);
+    return body;
+  };
+
+  before(async () => {
+    const admin = adminKubeConfig();
+    objects = admin.makeApiClient(CustomObjectsApi);
+    plans = planResource(admin);
+    await installChart(release, release, ['crds.enabled=false', 'agent.enabled=false', 'admissionPolicy.cmdlineAppendAllowed={liveupdate,quiet}']);
+  });
+  after(async () => {
+    await uninstallChart(release, release);
+    for (const name of names) await plans.delete(name).catch(() => undefined);
+  });
+
+  it('refuses init= and lockdown= on create and update, from anyone, and admits the allowed parameters', async () => {
+    // In force once the apiserver's admission has loaded it: probe with a dry-run create.
+    const denial = await waitFor(
+      'the plan admission policy to be in force',
+      () =>
+        objects.createClusterCustomObject({ group: GROUP, version: VERSION, plural: 'liveupdateplans', body: plan(['init=/bin/sh']), dryRun: 'All' }).then(
+          () => undefined,
+          (err: unknown) => {
+            if (err instanceof ApiException && err.code === 403) return String(err.body);
+            throw err;
+          },
+        ),
+      15_000,
+    );
+    assert.match(denial, new RegExp(`ValidatingAdmissionPolicy '${policy}'`));
+    assert.match(denial, /spec\.target\.kernel\.cmdline\.append: init=\/bin\/sh not allowed; a plan may add only liveupdate, quiet \(the chart value admissionPolicy\.cmdlineAppendAllowed\)/);
+
+    const created = await plans.create(plan(['liveupdate=on', 'quiet']));
+    const name = created.metadata.name ?? '';
+    const cmdline = (append: string[]) => ({ spec: { target: { kernel: { cmdline: { append } } } } });
+    assert.match(await forbidden(plans.patch(name, cmdline(['liveupdate=on', 'quiet', 'lockdown=none']))), /append: lockdown=none not allowed/);
+    // A name is matched before its '=': `liveupdate.x` or `quietly` is another parameter.
+    assert.match(await forbidden(plans.patch(name, cmdline(['quietly', 'liveupdate.x=1']))), /append: quietly, liveupdate\.x=1 not allowed/);
+    // Edits that add nothing pass (pause, approve…), and so does dropping a parameter.
+    assert.equal((await plans.patch(name, { metadata: { labels: { touched: 'yes' } } })).metadata.labels?.touched, 'yes');
+    assert.deepEqual((await plans.patch(name, cmdline(['quiet']))).spec.target.kernel.cmdline.append, ['quiet']);
   });
 });

@@ -10,7 +10,9 @@ import { load, loadAll } from 'js-yaml';
 import { INSTALL_MANIFEST, INSTALL_RELEASE, renderInstallManifest } from '../../scripts/generate';
 import { LocalControlPlane } from '../../src/envtest/control-plane';
 import { ControllerMetrics } from '../../src/kube/metrics';
-import { RolloutMetrics } from '../../src/operator/metrics';
+import { PlanPhase } from '../../src/api/plan';
+import { PLAN_NODE_STATES, RolloutMetrics } from '../../src/operator/metrics';
+import { CliProcess } from '../support/children';
 import { ALL_OPT_INS, CHART, helm, installChart, kubectl, ToolError, uninstallChart } from '../support/helm';
 
 interface Manifest {
@@ -71,7 +73,9 @@ describe('Helm chart', () => {
     const all = await template(ALL_OPT_INS);
     assert.deepEqual(kinds(all), [...DEFAULT_KINDS, ...OPT_IN_KINDS].sort());
     const withoutCrds = await template(['crds.enabled=false', 'agent.enabled=false']);
-    assert.ok(!withoutCrds.some((o) => ['CustomResourceDefinition', 'DaemonSet', 'ValidatingAdmissionPolicy'].includes(o.kind)));
+    assert.ok(!withoutCrds.some((o) => ['CustomResourceDefinition', 'DaemonSet'].includes(o.kind)));
+    // Without agents only the plan policy is left.
+    assert.deepEqual(withoutCrds.filter((o) => o.kind === 'ValidatingAdmissionPolicy').map((o) => o.metadata.name), ['lu-liveupdate-operator-plan-cmdline']);
   });
 
   it('keeps the CRDs on uninstall unless crds.keep is false', async () => {
@@ -132,6 +136,66 @@ describe('Helm chart', () => {
     const used = new Set(exprs.flatMap((e) => e.match(/\b(liveupdate|controller_runtime|workqueue|leader_election)_[a-z_]+/g) ?? []).map((n) => n.replace(/_(bucket|sum|count)$/, '')));
     assert.ok(used.has('liveupdate_handoff_seconds') && used.has('liveupdate_failures_total'));
     for (const name of used) assert.ok(exported.has(name), `${name} is not a metric the operator exports`);
+  });
+
+  it('alerts and panels select only label values the operator exports, and the leader of our operator only (issue 18 items 23, 27)', async () => {
+    const all = await template(ALL_OPT_INS);
+    const rule = all.find((o) => o.kind === 'PrometheusRule')!;
+    const dashboard = JSON.parse(Object.values(all.find((o) => o.kind === 'ConfigMap')!.data!)[0]!) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const exprs = [
+      ...(rule.spec as { groups: { rules: { expr: string }[] }[] }).groups.flatMap((g) => g.rules.map((r) => r.expr)),
+      ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)),
+    ];
+    const labelValues: Record<string, readonly string[]> = { liveupdate_plan_nodes: PLAN_NODE_STATES, liveupdate_plan_phase: PlanPhase.options };
+    const wrong: string[] = [];
+    for (const expr of exprs)
+      for (const [, metric, matchers] of expr.matchAll(/\b(liveupdate_plan_nodes|liveupdate_plan_phase)\{([^}]*)\}/g))
+        for (const [, , value] of matchers!.matchAll(/\bphase\s*(=~|!=|=)\s*"([^"]*)"/g))
+          for (const v of value!.split('|')) if (!labelValues[metric!]!.includes(v)) wrong.push(`${metric}{phase="${v}"} in ${expr}`);
+    assert.deepEqual(wrong, [], 'label values no series carries');
+    // Every controller-runtime operator exports leader_election_master_status: only ours also exports liveupdate_*.
+    const leader = exprs.filter((e) => e.includes('leader_election_master_status'));
+    assert.ok(leader.length > 0);
+    for (const expr of leader) assert.match(expr, /leader_election_master_status and on \(instance, job\) liveupdate_failures_total/, expr);
+  });
+
+  it('spreads the operator replicas over nodes unless told otherwise (issue 18 item 26)', async () => {
+    type PodSpec = { affinity?: { podAntiAffinity?: { preferredDuringSchedulingIgnoredDuringExecution?: unknown[] }; nodeAffinity?: object } };
+    const podSpec = async (values: string[] = []) => ((await template(values)).find((o) => o.kind === 'Deployment')!.spec as { template: { spec: PodSpec } }).template.spec;
+    const spread = {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: {
+            topologyKey: 'kubernetes.io/hostname',
+            labelSelector: { matchLabels: { 'app.kubernetes.io/component': 'operator', 'app.kubernetes.io/instance': 'lu', 'app.kubernetes.io/name': 'liveupdate-operator' } },
+          },
+        },
+      ],
+    };
+    assert.deepEqual((await podSpec()).affinity, { podAntiAffinity: spread });
+    const withNodeAffinity = await podSpec(['operator.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight=1',
+      'operator.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchExpressions[0].key=infra',
+      'operator.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].preference.matchExpressions[0].operator=Exists']);
+    assert.deepEqual(withNodeAffinity.affinity?.podAntiAffinity, spread, 'a node affinity keeps the spread');
+    assert.ok(withNodeAffinity.affinity?.nodeAffinity);
+    const own = await podSpec(['operator.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey=topology.kubernetes.io/zone']);
+    assert.deepEqual(own.affinity?.podAntiAffinity, { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'topology.kubernetes.io/zone' }] }, "the user's own podAntiAffinity wins");
+  });
+
+  it('refuses a PodDisruptionBudget that would block every eviction, and lets unhealthy replicas go (issue 18 item 26)', async () => {
+    const pdb = (await template(['podDisruptionBudget.enabled=true'])).find((o) => o.kind === 'PodDisruptionBudget')!;
+    assert.deepEqual(pdb.spec?.unhealthyPodEvictionPolicy, 'AlwaysAllow');
+    assert.equal(pdb.spec?.minAvailable, 1);
+    for (const values of [['operator.replicas=1'], ['podDisruptionBudget.minAvailable=2']]) {
+      const err = await template(['podDisruptionBudget.enabled=true', 'operator.leaderElection.enabled=true', ...values]).then(
+        () => assert.fail(`rendered a blocking budget with ${values.join(' ')}`),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof ToolError, String(err));
+      assert.match(err.stderr, /podDisruptionBudget\.minAvailable \(\d\) must be below operator\.replicas \(\d\): such a budget blocks every eviction/);
+    }
+    assert.ok((await template(['podDisruptionBudget.enabled=true', 'operator.replicas=1', 'podDisruptionBudget.minAvailable=0'])).some((o) => o.kind === 'PodDisruptionBudget'));
   });
 
   describe('installed on a real apiserver', () => {
@@ -195,6 +259,60 @@ describe('Helm chart', () => {
       assert.equal(stored.length, objects.length);
       const deployment = load(await kubectl(['get', 'deployment', INSTALL_RELEASE.name, '--namespace', INSTALL_RELEASE.namespace, '-o', 'yaml'], { kubeconfig })) as Manifest;
       assert.equal(deployment.metadata.namespace, INSTALL_RELEASE.namespace);
+    });
+  });
+
+  describe('onto a cluster that already has the CRDs (issue 18 item 28)', () => {
+    let dir: string;
+    let kubeconfig: string;
+    let plane: ControlPlaneCli;
+
+    /** `liveupdate control-plane --no-crds` as a user runs it; resolves once it printed that it is ready. */
+    class ControlPlaneCli extends CliProcess {
+      readonly ready = new Promise<string>((resolve, reject) => {
+        let out = '';
+        this.child.stdout?.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('Press Ctrl-C')) resolve(out);
+        });
+        void this.exit.then(({ code }) => reject(new Error(`liveupdate control-plane exited (${code}) before it was ready: ${this.log}`)));
+      });
+    }
+
+    before(async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'liveupdate-chart-crds-'));
+      kubeconfig = path.join(dir, 'kubeconfig');
+      plane = new ControlPlaneCli(['control-plane', '--no-crds', '--kubeconfig', kubeconfig], {}, 'pipe');
+    });
+    after(async () => {
+      await plane?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('`liveupdate control-plane --no-crds` starts without CRDs; with them applied, crds.enabled=false installs, and labelled and annotated CRDs are adopted', async () => {
+      assert.match(await plane.ready, /no CRDs: the chart installs its own[\s\S]*helm install liveupdate/);
+      assert.equal((await kubectl(['get', 'crd', '-o', 'name'], { kubeconfig })).trim(), '', '--no-crds installs none');
+
+      // The CRDs applied by hand (from crds/, as `liveupdate control-plane` without --no-crds does).
+      await kubectl(['apply', '-f', path.resolve(__dirname, '../../crds')], { kubeconfig });
+      const refused = await installChart('lu', 'lu-system', [], kubeconfig).then(
+        () => assert.fail('helm install took over CRDs it did not create'),
+        (e: unknown) => e,
+      );
+      assert.ok(refused instanceof ToolError, String(refused));
+      assert.match(refused.stderr, /CustomResourceDefinition "liveupdate[a-z]+\.liveupdate\.dev" in namespace "" exists and cannot be imported into the current release: invalid ownership metadata/);
+
+      // README: keep the CRDs you have…
+      await installChart('lu', 'lu-system', ['crds.enabled=false'], kubeconfig);
+      await uninstallChart('lu', 'lu-system', kubeconfig);
+      // …or hand them to Helm, and the chart adopts and manages them.
+      for (const crd of ['liveupdateplans.liveupdate.dev', 'liveupdatenodes.liveupdate.dev']) {
+        await kubectl(['label', 'crd', crd, 'app.kubernetes.io/managed-by=Helm'], { kubeconfig });
+        await kubectl(['annotate', 'crd', crd, 'meta.helm.sh/release-name=lu', 'meta.helm.sh/release-namespace=lu-system'], { kubeconfig });
+      }
+      await installChart('lu', 'lu-system', [], kubeconfig);
+      const manifest = parse(await helm(['get', 'manifest', 'lu', '--namespace', 'lu-system'], kubeconfig));
+      assert.equal(manifest.filter((o) => o.kind === 'CustomResourceDefinition').length, 2, 'the release owns the CRDs');
     });
   });
 });

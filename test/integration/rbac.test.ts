@@ -1,5 +1,6 @@
 // The chart's RBAC on the real apiserver's authorizer: a SubjectAccessReview matrix for the operator's and the agent's
-// service accounts (what the code calls is allowed, nothing more), no wildcards, and the user-facing view / edit roles.
+// service accounts (what the code calls is allowed, nothing more), no wildcards, and the user-facing view and
+// plan-writer roles (writing plans aggregated into no built-in role).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AuthorizationV1Api, RbacAuthorizationV1Api, type KubeConfig, type V1PolicyRule, type V1ResourceAttributes } from '@kubernetes/client-node';
@@ -126,7 +127,7 @@ describe('chart RBAC (SubjectAccessReview)', () => {
     const labelSelector = `app.kubernetes.io/instance=${release}`;
     const clusterRoles = (await rbac.listClusterRole({ labelSelector })).items;
     const roles = [...(await rbac.listNamespacedRole({ namespace, labelSelector })).items, ...(await rbac.listNamespacedRole({ namespace: 'default', labelSelector })).items];
-    assert.deepEqual(clusterRoles.map((r) => r.metadata?.name).sort(), [fullname, `${fullname}-agent`, `${fullname}-edit`, `${fullname}-view`]);
+    assert.deepEqual(clusterRoles.map((r) => r.metadata?.name).sort(), [fullname, `${fullname}-agent`, `${fullname}-plan-writer`, `${fullname}-view`]);
     assert.deepEqual(roles.map((r) => r.metadata?.name).sort(), [`${fullname}-events`, `${fullname}-leader-election`]);
     const rules: V1PolicyRule[] = [...clusterRoles, ...roles].flatMap((r) => r.rules ?? []);
     for (const rule of rules) {
@@ -134,19 +135,21 @@ describe('chart RBAC (SubjectAccessReview)', () => {
     }
   });
 
-  it('the view and edit roles carry the aggregation labels and grant reading, and writing plans only', async () => {
+  it('aggregates reading into view, and writing plans into no built-in role: plan writers are their own role (issue 18 item 19)', async () => {
     const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-    const view = await rbac.readClusterRole({ name: `${fullname}-view` });
-    const edit = await rbac.readClusterRole({ name: `${fullname}-edit` });
-    assert.equal(view.metadata?.labels?.['rbac.authorization.k8s.io/aggregate-to-view'], 'true');
-    assert.equal(edit.metadata?.labels?.['rbac.authorization.k8s.io/aggregate-to-edit'], 'true');
+    const aggregated = (await rbac.listClusterRole({ labelSelector: `app.kubernetes.io/instance=${release}` })).items.filter((r) =>
+      ['view', 'edit', 'admin'].some((role) => r.metadata?.labels?.[`rbac.authorization.k8s.io/aggregate-to-${role}`] === 'true'),
+    );
+    assert.deepEqual(aggregated.map((r) => r.metadata?.name), [`${fullname}-view`]);
+    const writes = ['create', 'update', 'patch', 'delete', 'deletecollection'];
+    for (const role of aggregated)
+      for (const rule of role.rules ?? []) assert.ok(!rule.verbs.some((v) => writes.includes(v)), `${role.metadata?.name} aggregates a write: ${JSON.stringify(rule)}`);
     // No controller-manager aggregates here, so bind the chart's roles to users directly.
     const viewer = `viewer-${release}`;
-    const editor = `editor-${release}`;
+    const writer = `writer-${release}`;
     for (const [user, role] of [
       [viewer, 'view'],
-      [editor, 'edit'],
-      [editor, 'view'],
+      [writer, 'plan-writer'],
     ] as const) {
       await rbac.createClusterRoleBinding({
         body: {
@@ -169,7 +172,7 @@ describe('chart RBAC (SubjectAccessReview)', () => {
         ],
       );
       await expectMatrix(
-        editor,
+        writer,
         [
           ['create', 'liveupdateplans.liveupdate.dev'],
           ['patch', 'liveupdateplans.liveupdate.dev'],
