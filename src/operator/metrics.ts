@@ -19,10 +19,11 @@ type Summary = NonNullable<LiveUpdatePlanStatus['summary']>;
 export const KNOWN_FAILURE_REASONS: readonly string[] = [
   // The operator's (planner/node-flow.ts).
   'PrepareTimeout', 'PrepareFailed', 'CancelledByAgent', 'ExecuteFailed', 'NodeLost', 'VerifyTimeout', 'FinishFailed',
-  'FinishTimeout', 'NodeNotReady', 'CancelTimeout',
+  'FinishTimeout', 'NodeNotReady', 'CancelTimeout', 'OutsideWindow',
   // The agent's (agent/actions.ts FailureReason), reported in its status and copied into the mark.
   'NoLUO', 'IncompatibleKernel', 'DeviceNotReady', 'NotPreservable', 'ImageInvalid', 'KexecLoadFailed', 'KexecRefused',
   'KexecInterrupted', 'ColdRebooted', 'WrongKernel', 'NoHandover', 'DMALost', 'DriverChanged', 'JournalCorrupt',
+  'HelperLost', 'LuoBusy', 'StateDirNotDurable', 'JournalWriteFailed',
 ];
 
 /**
