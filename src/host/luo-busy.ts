@@ -1,7 +1,6 @@
 // /dev/liveupdate has one opener at a time (PID 1 opens it at boot and in shutdown, luod-style brokers hold it):
 // who holds it, read from /proc like any open file, so a refusal can name the process (Linux and simulator alike).
-import { readdir, readlink } from 'node:fs/promises';
-import path from 'node:path';
+import { openFds } from './proc-fds';
 
 export class LuoBusyError extends Error {
   override name = 'LuoBusyError';
@@ -16,14 +15,6 @@ export class LuoBusyError extends Error {
 
 /** Pids whose fd table has `device` open (processes that exit or hide their fds while we look are skipped). */
 export async function deviceOpeners(procRoot: string, device: string): Promise<number[]> {
-  const pids = (await readdir(procRoot).catch(() => [] as string[])).filter((e) => /^\d+$/.test(e));
-  const holders = await Promise.all(
-    pids.map(async (pid) => {
-      const fdDir = path.join(procRoot, pid, 'fd');
-      const fds = await readdir(fdDir).catch(() => [] as string[]);
-      const targets = await Promise.all(fds.map((fd) => readlink(path.join(fdDir, fd)).catch(() => undefined)));
-      return targets.includes(device) ? [Number(pid)] : [];
-    }),
-  );
-  return holders.flat().sort((a, b) => a - b);
+  const fds = await openFds(procRoot).catch(() => []);
+  return [...new Set(fds.filter((f) => f.target === device).map((f) => f.pid))].sort((a, b) => a - b);
 }

@@ -1,7 +1,8 @@
 // A passed-through device is in use while a VMM holds its VFIO group, its VFIO device cdev, or a device fd the group
 // API gave out (VFIO_GROUP_GET_DEVICE_FD: an anonymous file whose /proc/<pid>/fdinfo names the device).
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { openFds } from '../proc-fds';
 import type { Bdf } from '../types';
 
 /** One open file of one process: what pidfd_getfd needs to take it over. */
@@ -42,39 +43,13 @@ export function classifyFdTarget(target: string, holder: FdHolder, into: OpenVfi
   }
 }
 
-async function entriesOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch {
-    // Processes exit while we look, and without root other users' fd tables are unreadable: skip them.
-    return [];
-  }
-}
-
-async function targetOrUndefined(link: string): Promise<string | undefined> {
-  try {
-    return await readlink(link);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Scans <proc>/<pid>/fd/* of every process. `readdir` of the proc root itself must work (else it throws). */
 export async function scanOpenVfioFiles(procRoot: string): Promise<OpenVfioFiles> {
-  const pids = (await readdir(procRoot)).filter((e) => /^\d+$/.test(e));
   const found = emptyOpenVfioFiles();
   await Promise.all(
-    pids.map(async (pid) => {
-      const fdDir = join(procRoot, pid, 'fd');
-      const fds = await entriesOrEmpty(fdDir);
-      const targets = await Promise.all(fds.map((fd) => targetOrUndefined(join(fdDir, fd))));
-      await Promise.all(
-        targets.map(async (target, i) => {
-          if (target === undefined) return;
-          const fdinfo = target === VFIO_GROUP_DEVICE_FD ? await readFile(join(procRoot, pid, 'fdinfo', fds[i]!), 'utf8').catch(() => undefined) : undefined;
-          classifyFdTarget(target, { pid: Number(pid), fd: Number(fds[i]) }, found, fdinfo);
-        }),
-      );
+    (await openFds(procRoot)).map(async ({ pid, fd, target }) => {
+      const fdinfo = target === VFIO_GROUP_DEVICE_FD ? await readFile(join(procRoot, String(pid), 'fdinfo', String(fd)), 'utf8').catch(() => undefined) : undefined;
+      classifyFdTarget(target, { pid, fd }, found, fdinfo);
     }),
   );
   return found;
