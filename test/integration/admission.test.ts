@@ -3,12 +3,16 @@
 // the policy lets that agent write only LiveUpdateNode A — created with an empty spec, then status only. The plan
 // policy lets a plan add only the kernel parameters the chart allows.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApiException, AuthenticationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../src/api/fields';
 import { nodeResource, planResource, type ClusterResource } from '../../src/kube/cluster-resource';
 import type { LiveUpdateNode } from '../../src/api/node';
-import { adminKubeConfig, uniqueName } from '../support/kube';
+import { LocalControlPlane } from '../../src/envtest/control-plane';
+import { uniqueName } from '../support/kube';
 import { installChart, uninstallChart } from '../support/helm';
 import { validPlan } from '../support/plans';
 import { waitFor } from '../support/wait';
@@ -25,6 +29,31 @@ async function forbidden(request: Promise<unknown>): Promise<string> {
   }
   assert.fail('the apiserver allowed it');
 }
+
+/**
+ * The file's own control plane: the chart's plan policy binds every plan writer of the cluster, so on the suite's
+ * shared apiserver it refused other files' plans (a random plan of api.test.ts appending `d__`, while both ran).
+ */
+const cluster = {
+  plane: undefined as LocalControlPlane | undefined,
+  dir: '',
+  kubeconfig: '',
+  admin(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromFile(this.kubeconfig);
+    return kc;
+  },
+};
+before(async () => {
+  cluster.plane = await LocalControlPlane.start({ crdDir: path.resolve(__dirname, '../../crds') });
+  cluster.dir = await mkdtemp(path.join(os.tmpdir(), 'admission-'));
+  cluster.kubeconfig = path.join(cluster.dir, 'admin.kubeconfig');
+  await writeFile(cluster.kubeconfig, cluster.plane.kubeconfig());
+});
+after(async () => {
+  await cluster.plane?.stop();
+  await rm(cluster.dir, { recursive: true, force: true });
+});
 
 describe('agent admission policy (real bound service-account tokens)', () => {
   const release = uniqueName('vap');
@@ -61,22 +90,17 @@ describe('agent admission policy (real bound service-account tokens)', () => {
   }
 
   before(async () => {
-    admin = adminKubeConfig();
+    admin = cluster.admin();
     core = admin.makeApiClient(CoreV1Api);
     adminRecords = nodeResource(admin);
-    await installChart(release, namespace, ['crds.enabled=false']);
+    await installChart(release, namespace, ['crds.enabled=false'], cluster.kubeconfig);
     // The token's node info names a Node the apiserver can read.
     for (const name of [nodeA, nodeB]) await core.createNode({ body: { metadata: { name } } });
     // B's and C's records exist (as if their own agents had made them): the policy must refuse before the store would.
     for (const name of [nodeB, nodeC]) await adminRecords.create(record(name));
   });
-  after(async () => {
-    await uninstallChart(release, namespace);
-    for (const name of [nodeA, nodeB, nodeC]) {
-      await core.deleteNode({ name }).catch(() => undefined);
-      await adminRecords.delete(name).catch(() => undefined);
-    }
-  });
+  // Its plan policy binds every plan writer: gone before the plan policy's own tests below.
+  after(() => uninstallChart(release, namespace, cluster.kubeconfig));
 
   it('lets agent A create and report on LiveUpdateNode A only, with an empty spec and status writes only', async () => {
     const agentA = await agentOn(nodeA);
@@ -93,7 +117,8 @@ describe('agent admission policy (real bound service-account tokens)', () => {
         objects.createClusterCustomObject({ group: GROUP, version: VERSION, plural: 'liveupdatenodes', body: record(nodeB), dryRun: 'All' }).then(
           () => undefined,
           (err: unknown) => {
-            if (err instanceof ApiException && err.code === 403) return String(err.body);
+            // Ours, not another release's policy still loaded by the apiserver's admission.
+            if (err instanceof ApiException && err.code === 403) return String(err.body).includes(`ValidatingAdmissionPolicy '${policy}'`) ? String(err.body) : undefined;
             throw err;
           },
         ),
@@ -129,26 +154,20 @@ describe('agent admission policy (real bound service-account tokens)', () => {
 describe('plan command-line admission policy (issue 18 item 19)', () => {
   const release = uniqueName('vap-plan');
   const policy = `${release}-liveupdate-operator-plan-cmdline`;
-  const names: string[] = [];
   let objects: CustomObjectsApi;
   let plans: ReturnType<typeof planResource>;
 
   const plan = (append: string[]) => {
     const body = validPlan(uniqueName('cmdline')) as { metadata: { name: string }; spec: { target: { kernel: Record<string, unknown> } } };
     body.spec.target.kernel.cmdline = { append };
-    names.push(body.metadata.name);
     return body;
   };
 
   before(async () => {
-    const admin = adminKubeConfig();
+    const admin = cluster.admin();
     objects = admin.makeApiClient(CustomObjectsApi);
     plans = planResource(admin);
-    await installChart(release, release, ['crds.enabled=false', 'agent.enabled=false', 'admissionPolicy.cmdlineAppendAllowed={liveupdate,quiet}']);
-  });
-  after(async () => {
-    await uninstallChart(release, release);
-    for (const name of names) await plans.delete(name).catch(() => undefined);
+    await installChart(release, release, ['crds.enabled=false', 'agent.enabled=false', 'admissionPolicy.cmdlineAppendAllowed={liveupdate,quiet}'], cluster.kubeconfig);
   });
 
   it('refuses init= and lockdown= on create and update, from anyone, and admits the allowed parameters', async () => {
@@ -159,7 +178,8 @@ describe('plan command-line admission policy (issue 18 item 19)', () => {
         objects.createClusterCustomObject({ group: GROUP, version: VERSION, plural: 'liveupdateplans', body: plan(['init=/bin/sh']), dryRun: 'All' }).then(
           () => undefined,
           (err: unknown) => {
-            if (err instanceof ApiException && err.code === 403) return String(err.body);
+            // Ours, not another release's policy still loaded by the apiserver's admission.
+            if (err instanceof ApiException && err.code === 403) return String(err.body).includes(`ValidatingAdmissionPolicy '${policy}'`) ? String(err.body) : undefined;
             throw err;
           },
         ),

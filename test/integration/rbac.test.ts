@@ -27,8 +27,9 @@ describe('chart RBAC (SubjectAccessReview)', () => {
   before(async () => {
     kc = adminKubeConfig();
     authz = kc.makeApiClient(AuthorizationV1Api);
-    // The suite's control plane already holds the CRDs; everything else comes from the chart.
-    await installChart(release, namespace, ['crds.enabled=false'], process.env.LIVEUPDATE_TEST_KUBECONFIG);
+    // The suite's control plane already holds the CRDs; everything else comes from the chart but its admission
+    // policies, which bind the whole cluster and would refuse other files' plans and agents (admission.test.ts has them).
+    await installChart(release, namespace, ['crds.enabled=false', 'admissionPolicy.enabled=false'], process.env.LIVEUPDATE_TEST_KUBECONFIG);
   });
   after(async () => {
     await uninstallChart(release, namespace);
