@@ -90,7 +90,7 @@ export const LiveUpdateNodeStatus = z.object({
   preservationErrorCount: z.int().min(0).optional().describe('How many errors there are, listed or not.'),
   preservedDevices: z.int().min(0).optional().describe('Endpoints the preservation covers, for kubectl\'s Devices column.'),
   phase: AgentPhase.optional(),
-  observedPlanUID: z.string().max(64).optional().describe('The plan uid of the request this status answers; with observedAttempt, the key of DESIGN §8.'),
+  observedPlanUID: z.string().max(64).optional().describe('The plan uid of the request this status answers; with observedAttempt, the key every request and answer carries.'),
   observedAttempt: z.int().min(0).optional(),
   kexecIssuedAt: Time.optional().describe('The point of no return: set just before reboot(KEXEC).'),
   verification: z
