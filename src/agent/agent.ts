@@ -1,6 +1,6 @@
 // The node agent: watches its own LiveUpdateNode (and nothing else), turns the operator's request into one step of the
 // phase machine, and reports. After any restart it re-derives where it is from the journal, the boot id, the kernel
-// release and the LUO handover — never from memory (DESIGN §8).
+// release and the LUO handover — never from memory.
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -159,13 +159,13 @@ class NodeAgent {
       const key = spec.planRef ? { planUid: spec.planRef.uid, attempt: spec.attempt } : {};
       await this.publish(record, journal, boot, { reason: 'JournalWriteFailed', message: err.message, ...key });
       this.event(record, 'Warning', 'JournalWriteFailed', 'Journal', err.message);
-      return { requeueAfterMs: this.options.inventoryIntervalMs ?? 30_000 };
+      return { requeueAfterMs: this.idleMs };
     }
     if (this.finished) return;
     await this.publish(record, next, boot);
     // A withdrawn attempt is cancelled: the request that replaced it (a new Prepare, a Cancel) is answered at once.
     if (step.kind === 'withdrawn') return this.step(record);
-    return { requeueAfterMs: isActive(next) ? this.heartbeatMs : (this.options.inventoryIntervalMs ?? 30_000) };
+    return { requeueAfterMs: isActive(next) ? this.heartbeatMs : this.idleMs };
   }
 
   private async perform(step: Step, record: LiveUpdateNode, journal: Journal | undefined, boot: Boot, seenAt: number): Promise<Journal | undefined> {
@@ -260,12 +260,17 @@ class NodeAgent {
     }
   }
 
+  /** How soon an agent with nothing under way looks again (its inventory interval). */
+  private get idleMs(): number {
+    return this.options.inventoryIntervalMs ?? 30_000;
+  }
+
   /** /dev/liveupdate held by another process: say so (the operator shows it), and try again later. */
   private async luoBusy(record: LiveUpdateNode, boot: Boot, err: LuoBusyError, journal?: Journal): Promise<{ requeueAfterMs: number }> {
     if (journal === undefined) journal = await this.store.read().catch(() => undefined);
     await this.publish(record, journal, boot, undefined, { reason: 'LuoBusy', message: err.message });
     this.event(record, 'Warning', 'LuoBusy', 'OpenLUO', err.message);
-    return { requeueAfterMs: this.options.inventoryIntervalMs ?? 30_000 };
+    return { requeueAfterMs: this.idleMs };
   }
 
   /** Publishes the status derived from what the agent knows; writes only what changed. */

@@ -1,5 +1,5 @@
 // The agent's phase machine, pure: (the operator's request, the journal, this boot, this process) → the next step.
-// Everything the agent does starts here, so the two guards of DESIGN §8 live in one place a test can enumerate:
+// Everything the agent does starts here, so the two guards against an unprepared kexec live in one place a test can enumerate:
 // Execute only when the journal says Prepared for the same (plan uid, attempt) — or this very process already
 // committed to it (journal Executing, same boot) —; no Cancel past kexecIssuedAt.
 import type { LuoApi } from '../host/types';

@@ -120,7 +120,7 @@ export const LiveUpdatePlanSpec = z.object({
 
 export const PlanPhase = z.enum(['Pending', 'Previewed', 'WaitingForWindow', 'Progressing', 'Paused', 'Halted', 'Aborting', 'Completed', 'Failed', 'Aborted']);
 
-/** The operator's view of one node in a rollout (DESIGN §4). */
+/** The operator's view of one node in a rollout (Pending → … → Succeeded, or a failure exit). */
 export const NodeRolloutPhase = z.enum([
   'Pending',
   'Cordoned',

@@ -1,6 +1,6 @@
 // A supervised list + watch cache of one kind (client-go's reflector + indexer, small). Built on client-node's Watch
 // rather than its ListWatch because that one stops for good on any error but 410, keeps raw objects with
-// managedFields, and has neither resync nor a stall watchdog (DESIGN §9). Handlers must only enqueue keys.
+// managedFields, and has neither resync nor a stall watchdog. Handlers must only enqueue keys.
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { Backoff, sleep } from './backoff';
 import { errorSummary, silentLogger, type Logger } from './log';

@@ -13,7 +13,7 @@ export interface NodeRow {
   node: string;
   /** The plan working on (or last done with) the node; absent on a node no plan touched. */
   plan?: string;
-  /** DESIGN §4's phase; "-" for a node no plan has worked on. */
+  /** The operator's phase for the node; "-" for a node no plan has worked on. */
   phase: NodeRolloutPhase | '-';
   attempt?: number;
   /** The operator's request (spec.action) and the agent's own phase (status.phase). */
